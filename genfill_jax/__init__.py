@@ -1,0 +1,1 @@
+"""genfill_jax: image inpainting with GANs in JAX/Flax."""

@@ -1,0 +1,72 @@
+"""genFill's networks built from a config, plus helpers to initialise them."""
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from genfill_jax.models.blocks import DownScale, Res, Upscale, pixel_shuffle
+from genfill_jax.models.networks import Discriminator, Filler, HolePredictor
+
+__all__ = [
+    "DownScale", "Res", "Upscale", "pixel_shuffle", "HolePredictor", "Filler",
+    "Discriminator", "Models", "create_models", "example_inputs",
+    "abstract_variables", "count_params",
+]
+
+_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+class Models(NamedTuple):
+  hole_predictor: HolePredictor
+  filler: Filler
+  discriminator: Discriminator
+
+
+def _common(model_config: ml_collections.ConfigDict, dtype: Any) -> dict:
+  return dict(
+      num_downscales=model_config.num_downscales,
+      num_res_blocks=model_config.num_res_blocks,
+      base_width=model_config.base_width,
+      norm_pattern=model_config.norm_pattern,
+      dtype=dtype,
+  )
+
+
+def create_models(config: ml_collections.ConfigDict) -> Models:
+  """Builds the three modules from `config.hole_predictor`, `.filler`, `.discriminator`."""
+  dtype = _DTYPES[config.get("compute_dtype", "float32")]
+  return Models(
+      hole_predictor=HolePredictor(
+          output_resolution=config.hole_predictor.output_resolution,
+          **_common(config.hole_predictor, dtype),
+      ),
+      filler=Filler(
+          hole_map_input=config.filler.hole_map_input,
+          **_common(config.filler, dtype),
+      ),
+      discriminator=Discriminator(**_common(config.discriminator, dtype)),
+  )
+
+
+def example_inputs(model: Any, image_size: int, batch_size: int = 1) -> tuple:
+  """Zero inputs of the right shapes for `model.init` / `model.apply`."""
+  image = jnp.zeros((batch_size, image_size, image_size, 3), jnp.float32)
+  if isinstance(model, Filler):
+    hole_map = jnp.zeros((batch_size, image_size, image_size, 1), jnp.float32)
+    return image, hole_map
+  if isinstance(model, Discriminator):
+    return image, image
+  return (image,)
+
+
+def abstract_variables(model: Any, image_size: int) -> dict:
+  """The variables of `model` as ShapeDtypeStructs; nothing is allocated."""
+  inputs = example_inputs(model, image_size)
+  return jax.eval_shape(lambda: model.init(jax.random.key(0), *inputs))
+
+
+def count_params(variables: dict) -> int:
+  """Number of trainable parameters (the 'params' collection only)."""
+  return sum(int(x.size) for x in jax.tree.leaves(variables["params"]))

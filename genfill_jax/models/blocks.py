@@ -1,0 +1,160 @@
+"""The three building blocks of genFill (DownScale, Res, Upscale), NHWC.
+
+Each block reproduces the original PyTorch block layer by layer, including its
+unusual order: in DownScale and Res the PReLU comes *before* the BatchNorm. See
+`../shared/seed/ARCHITECTURE.md` for the PyTorch description.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+# PyTorch defaults, which the original used everywhere.
+PRELU_INIT = 0.25
+BATCH_NORM_EPSILON = 1e-5
+# PyTorch's momentum 0.1 means "keep 0.9 of the running average".
+BATCH_NORM_MOMENTUM = 0.9
+
+NORM_PATTERNS = ("even", "all", "none")
+
+
+def uses_norm(norm_pattern: str, index: int) -> bool:
+  """Whether block `index` of a stack carries BatchNorm under `norm_pattern`.
+
+  'even' is the original's pattern (blocks 0, 2, 4, ... are normalised).
+  """
+  if norm_pattern == "even":
+    return index % 2 == 0
+  if norm_pattern == "all":
+    return True
+  if norm_pattern == "none":
+    return False
+  raise ValueError(
+      f"norm_pattern must be one of {NORM_PATTERNS}, got {norm_pattern!r}"
+  )
+
+
+def pixel_shuffle(inputs: jax.Array, upscale_factor: int) -> jax.Array:
+  """NHWC version of `torch.nn.PixelShuffle`, with the same channel order.
+
+  Channel `c * r * r + i * r + j` of input pixel (h, w) becomes channel `c` of
+  output pixel (h * r + i, w * r + j), exactly as PyTorch orders it in NCHW.
+  """
+  batch, height, width, channels = inputs.shape
+  factor = upscale_factor
+  if channels % (factor * factor):
+    raise ValueError(
+        f"pixel_shuffle by {factor} needs channels divisible by {factor**2}, "
+        f"got {channels}"
+    )
+  out_channels = channels // (factor * factor)
+  x = inputs.reshape(batch, height, width, out_channels, factor, factor)
+  x = x.transpose(0, 1, 4, 2, 5, 3)
+  return x.reshape(batch, height * factor, width * factor, out_channels)
+
+
+def _batch_norm(train: bool, dtype: Any, name: str) -> nn.BatchNorm:
+  return nn.BatchNorm(
+      use_running_average=not train,
+      momentum=BATCH_NORM_MOMENTUM,
+      epsilon=BATCH_NORM_EPSILON,
+      use_fast_variance=False,
+      dtype=dtype,
+      name=name,
+  )
+
+
+class DownScale(nn.Module):
+  """Conv 2x2 stride 2 (no bias) -> PReLU -> optional BatchNorm; halves H, W."""
+
+  features: int
+  norm: bool
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    x = nn.Conv(
+        self.features, (2, 2), strides=(2, 2), padding="VALID",
+        use_bias=False, dtype=self.dtype, name="conv",
+    )(x)
+    x = nn.PReLU(negative_slope_init=PRELU_INIT, name="prelu")(x)
+    if self.norm:
+      x = _batch_norm(train, self.dtype, "norm")(x)
+    return x
+
+
+class Res(nn.Module):
+  """Two rounds of [Conv 3x3 -> PReLU -> optional BatchNorm], plus the input."""
+
+  norm: bool
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    features = x.shape[-1]
+    y = x
+    for round_index in (1, 2):
+      y = nn.Conv(
+          features, (3, 3), padding=((1, 1), (1, 1)), use_bias=False,
+          dtype=self.dtype, name=f"conv{round_index}",
+      )(y)
+      y = nn.PReLU(negative_slope_init=PRELU_INIT, name=f"prelu{round_index}")(y)
+      if self.norm:
+        y = _batch_norm(train, self.dtype, f"norm{round_index}")(y)
+    return x + y
+
+
+class Upscale(nn.Module):
+  """Conv 2x2 stride 2 to 16x features -> BatchNorm -> PixelShuffle(4) -> PReLU.
+
+  The stride-2 conv halves H and W and the shuffle by 4 quadruples them, so the
+  block doubles the resolution.
+  """
+
+  features: int
+  norm: bool
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    x = nn.Conv(
+        self.features * 16, (2, 2), strides=(2, 2), padding="VALID",
+        use_bias=True, dtype=self.dtype, name="conv",
+    )(x)
+    if self.norm:
+      x = _batch_norm(train, self.dtype, "norm")(x)
+    x = pixel_shuffle(x, 4)
+    return nn.PReLU(negative_slope_init=PRELU_INIT, name="prelu")(x)
+
+
+def encoder_widths(base_width: int, num_downscales: int) -> Sequence[int]:
+  """Output widths of the DownScale stack: base * 2, base * 4, ..."""
+  return [base_width * 2 ** (index + 1) for index in range(num_downscales)]
+
+
+def required_multiple(num_downscales: int, has_decoder: bool) -> int:
+  """The number H and W must be multiples of.
+
+  2^k for an encoder. A decoder needs one factor of 2 more: its first Upscale
+  block applies a stride-2 conv to the 1/2^k feature map before shuffling by
+  4, so that map must have even height and width.
+  """
+  return 2 ** (num_downscales + int(has_decoder))
+
+
+def check_divisible(
+    height: int, width: int, num_downscales: int, has_decoder: bool, model: str
+) -> None:
+  """Raises ValueError unless H and W are multiples of `required_multiple`."""
+  multiple = required_multiple(num_downscales, has_decoder)
+  if height % multiple or width % multiple:
+    why = f"2^num_downscales = 2^{num_downscales}"
+    if has_decoder:
+      why = f"2^(num_downscales + 1) = 2^{num_downscales + 1}, the decoder needs an even bottleneck"
+    raise ValueError(
+        f"{model}: image size {height}x{width} is not divisible by {multiple} "
+        f"({why}); resize or pad the input to a multiple of {multiple}"
+    )

@@ -1,0 +1,229 @@
+"""HolePredictor, Filler and Discriminator: genFill's three networks, NHWC.
+
+All three share one layout: `num_downscales` (k) DownScale blocks, then
+`num_res_blocks` (r) Res blocks at the narrowest resolution, then either a 3x3
+conv head (cell-resolution outputs) or k Upscale blocks with additive skips from
+the encoder and a 3x3 conv head (full-resolution outputs). Images enter in
+[-1, 1]; all heads return logits or tanh outputs, never probabilities, so that
+losses can use the numerically stable `*_with_logits` forms.
+"""
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from genfill_jax.models import blocks
+
+HOLE_PREDICTOR_OUTPUTS = ("cells", "full")
+HOLE_MAP_INPUTS = ("bottleneck", "input", "both")
+
+
+def _encode(x, train, *, num_downscales, base_width, norm_pattern, dtype):
+  """Runs the DownScale stack; returns every block's output (the skips)."""
+  features = []
+  for index, width in enumerate(blocks.encoder_widths(base_width, num_downscales)):
+    x = blocks.DownScale(
+        width, blocks.uses_norm(norm_pattern, index), dtype=dtype,
+        name=f"downscalers_{index}",
+    )(x, train)
+    features.append(x)
+  return features
+
+
+def _residual_stack(x, train, *, num_res_blocks, norm_pattern, dtype):
+  for index in range(num_res_blocks):
+    x = blocks.Res(
+        blocks.uses_norm(norm_pattern, index), dtype=dtype,
+        name=f"res_blocks_{index}",
+    )(x, train)
+  return x
+
+
+def _decode(x, skips, train, *, num_downscales, base_width, norm_pattern, dtype):
+  """Runs the Upscale stack, adding encoder output k - i - 2 after block i."""
+  for index in range(num_downscales):
+    width = base_width * 2 ** (num_downscales - 1 - index)
+    x = blocks.Upscale(
+        width, blocks.uses_norm(norm_pattern, index), dtype=dtype,
+        name=f"upscalers_{index}",
+    )(x, train)
+    if index < num_downscales - 1:
+      x = x + skips[num_downscales - index - 2]
+  return x
+
+
+def _head(x, features, dtype):
+  return nn.Conv(
+      features, (3, 3), padding=((1, 1), (1, 1)), use_bias=True, dtype=dtype,
+      name="final_conv",
+  )(x)
+
+
+class HolePredictor(nn.Module):
+  """Finds the holes in a corrupted image.
+
+  Attributes:
+    num_downscales: k, the number of DownScale blocks.
+    num_res_blocks: r, the number of Res blocks.
+    base_width: the first DownScale block outputs 2 * base_width channels.
+    norm_pattern: which blocks carry BatchNorm: 'even' (original), 'all', 'none'.
+    output_resolution: 'cells' (the original: one logit per 2^k x 2^k cell) or
+      'full' (a decoder back to one logit per pixel).
+  """
+
+  num_downscales: int = 4
+  num_res_blocks: int = 2
+  base_width: int = 32
+  norm_pattern: str = "even"
+  output_resolution: str = "cells"
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, image: jax.Array, train: bool = False) -> jax.Array:
+    """Maps an image in [-1, 1], (N, H, W, C), to hole logits (N, h, w, 1).
+
+    h = H / 2^k for 'cells', h = H for 'full'. sigmoid(logits) is the
+    original model's probability output.
+    """
+    if self.output_resolution not in HOLE_PREDICTOR_OUTPUTS:
+      raise ValueError(
+          f"output_resolution must be one of {HOLE_PREDICTOR_OUTPUTS}, "
+          f"got {self.output_resolution!r}"
+      )
+    blocks.check_divisible(
+        *image.shape[1:3], self.num_downscales,
+        self.output_resolution == "full", "HolePredictor",
+    )
+    arch = dict(norm_pattern=self.norm_pattern, dtype=self.dtype)
+    skips = _encode(
+        image, train, num_downscales=self.num_downscales,
+        base_width=self.base_width, **arch,
+    )
+    x = _residual_stack(skips[-1], train, num_res_blocks=self.num_res_blocks, **arch)
+    if self.output_resolution == "full":
+      x = _decode(
+          x, skips, train, num_downscales=self.num_downscales,
+          base_width=self.base_width, **arch,
+      )
+    return _head(x, 1, self.dtype).astype(jnp.float32)
+
+
+class Discriminator(nn.Module):
+  """Six-channel PatchGAN: judges (condition, candidate) image pairs.
+
+  The original's HolePredictor trunk with a 6-channel input and no sigmoid:
+  one logit per 2^k x 2^k patch. Attributes as in `HolePredictor`.
+  """
+
+  num_downscales: int = 4
+  num_res_blocks: int = 12
+  base_width: int = 32
+  norm_pattern: str = "even"
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(
+      self, condition: jax.Array, candidate: jax.Array, train: bool = False
+  ) -> jax.Array:
+    """Returns real/fake logits (N, H / 2^k, W / 2^k, 1) for images in [-1, 1]."""
+    if condition.shape != candidate.shape:
+      raise ValueError(
+          f"Discriminator: condition {condition.shape} and candidate "
+          f"{candidate.shape} must have the same shape"
+      )
+    blocks.check_divisible(
+        *condition.shape[1:3], self.num_downscales, False, "Discriminator"
+    )
+    x = jnp.concatenate([condition, candidate], axis=-1)
+    arch = dict(norm_pattern=self.norm_pattern, dtype=self.dtype)
+    skips = _encode(
+        x, train, num_downscales=self.num_downscales,
+        base_width=self.base_width, **arch,
+    )
+    x = _residual_stack(skips[-1], train, num_res_blocks=self.num_res_blocks, **arch)
+    return _head(x, 1, self.dtype).astype(jnp.float32)
+
+
+def _resize_hole_map(hole_map: jax.Array, height: int, width: int) -> jax.Array:
+  """Brings a (N, h, w, 1) hole map to (N, height, width, 1).
+
+  Down: average over each cell (the fraction of the cell that is hole).
+  Up: nearest neighbour (each cell value covers its pixels).
+  """
+  map_height, map_width = hole_map.shape[1:3]
+  if (map_height, map_width) == (height, width):
+    return hole_map
+  if map_height % height == 0 and map_width % width == 0 and (
+      map_height // height == map_width // width
+  ):
+    factor = map_height // height
+    return nn.avg_pool(hole_map, (factor, factor), strides=(factor, factor))
+  if height % map_height == 0 and width % map_width == 0 and (
+      height // map_height == width // map_width
+  ):
+    factor = height // map_height
+    return jnp.repeat(jnp.repeat(hole_map, factor, axis=1), factor, axis=2)
+  raise ValueError(
+      f"Filler: a hole map of {map_height}x{map_width} cannot be matched to "
+      f"{height}x{width}; give it at full or 1/2^k resolution"
+  )
+
+
+class Filler(nn.Module):
+  """The generator: paints the holes of an image given a hole map.
+
+  Attributes:
+    num_downscales, num_res_blocks, base_width, norm_pattern: as in
+      `HolePredictor`.
+    hole_map_input: where the hole map enters: 'bottleneck' (the original:
+      concatenated to the encoder output at 1/2^k resolution), 'input' (a
+      fourth, full-resolution input channel) or 'both'.
+  """
+
+  num_downscales: int = 4
+  num_res_blocks: int = 12
+  base_width: int = 32
+  norm_pattern: str = "even"
+  hole_map_input: str = "bottleneck"
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(
+      self, image: jax.Array, hole_map: jax.Array, train: bool = False
+  ) -> jax.Array:
+    """Fills `image` (N, H, W, 3) in [-1, 1]; returns (N, H, W, 3) in [-1, 1].
+
+    Args:
+      image: the corrupted image.
+      hole_map: (N, h, w, 1) in [0, 1], 1 = hole, either at full resolution
+        (h = H) or at the hole predictor's cell resolution (h = H / 2^k).
+      train: use batch statistics (and update the running ones) if True.
+    """
+    if self.hole_map_input not in HOLE_MAP_INPUTS:
+      raise ValueError(
+          f"hole_map_input must be one of {HOLE_MAP_INPUTS}, "
+          f"got {self.hole_map_input!r}"
+      )
+    height, width = image.shape[1:3]
+    blocks.check_divisible(height, width, self.num_downscales, True, "Filler")
+    hole_map = hole_map.astype(image.dtype)
+    x = image
+    if self.hole_map_input in ("input", "both"):
+      x = jnp.concatenate([x, _resize_hole_map(hole_map, height, width)], axis=-1)
+    arch = dict(norm_pattern=self.norm_pattern, dtype=self.dtype)
+    skips = _encode(
+        x, train, num_downscales=self.num_downscales,
+        base_width=self.base_width, **arch,
+    )
+    x = skips[-1]
+    if self.hole_map_input in ("bottleneck", "both"):
+      cells = _resize_hole_map(hole_map, *x.shape[1:3])
+      x = jnp.concatenate([x, cells.astype(x.dtype)], axis=-1)
+    x = _residual_stack(x, train, num_res_blocks=self.num_res_blocks, **arch)
+    x = _decode(
+        x, skips, train, num_downscales=self.num_downscales,
+        base_width=self.base_width, **arch,
+    )
+    return jnp.tanh(_head(x, 3, self.dtype).astype(jnp.float32))

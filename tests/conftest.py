@@ -1,0 +1,19 @@
+"""Test set-up: 8 simulated CPU devices, and a run with skipped tests fails."""
+
+import os
+
+# Must happen before JAX is imported anywhere, so the multi-device tests see 8.
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# XLA:CPU takes 1-3 s to compile each threefry draw of a new shape, which adds
+# minutes to a suite that initialises many small models; the 'rbg' generator
+# compiles ten times faster. Only the random bits differ, not the code paths.
+os.environ.setdefault("JAX_DEFAULT_PRNG_IMPL", "rbg")
+
+
+def pytest_sessionfinish(session, exitstatus):
+  """A skipped check is a defect: turn a green run with skips into a failure."""
+  reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+  if reporter is not None and reporter.stats.get("skipped") and exitstatus == 0:
+    reporter.write_line("FAILED: tests were skipped; every check must run.", red=True)
+    session.exitstatus = 1

@@ -1,0 +1,113 @@
+"""Shapes, parameter counts and input checks of the Flax models."""
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from configs import default, seed, tiny
+from genfill_jax import models
+
+
+def _init_and_apply(model, image_size, batch_size=2):
+  inputs = models.example_inputs(model, image_size, batch_size)
+  # Jitted: one compilation is much faster than op-by-op dispatch on the CPU.
+  variables = jax.jit(model.init)(jax.random.key(0), *inputs)
+  return jax.jit(model.apply)(variables, *inputs)
+
+
+@pytest.mark.parametrize("k,r,size", [(1, 0, 8), (2, 1, 32), (3, 2, 64), (3, 1, 48)])
+def test_cell_outputs_have_one_logit_per_cell(k, r, size):
+  predictor = models.HolePredictor(k, r, base_width=4)
+  discriminator = models.Discriminator(k, r, base_width=4)
+  cells = size // 2**k
+  assert _init_and_apply(predictor, size).shape == (2, cells, cells, 1)
+  assert _init_and_apply(discriminator, size).shape == (2, cells, cells, 1)
+
+
+@pytest.mark.parametrize("k,r,size,hole_map_input", [
+    (1, 1, 16, "bottleneck"), (2, 3, 32, "input"), (3, 0, 64, "both"),
+])
+def test_filler_returns_an_image_in_range(k, r, size, hole_map_input):
+  filler = models.Filler(k, r, base_width=4, hole_map_input=hole_map_input)
+  image = jax.random.uniform(jax.random.key(1), (2, size, size, 3), minval=-1)
+  # Full-resolution and cell-resolution hole maps are both accepted.
+  for map_size in (size, size // 2**k):
+    hole_map = jnp.ones((2, map_size, map_size, 1))
+    variables = jax.jit(filler.init)(jax.random.key(0), image, hole_map)
+    output = jax.jit(filler.apply)(variables, image, hole_map)
+    assert output.shape == (2, size, size, 3)
+    assert float(jnp.max(jnp.abs(output))) <= 1.0
+
+
+def test_filler_input_channels_follow_the_hole_map_setting():
+  first_kernel = {}
+  for setting in ("bottleneck", "input", "both"):
+    filler = models.Filler(2, 1, 4, hole_map_input=setting)
+    params = models.abstract_variables(filler, 32)["params"]
+    first_kernel[setting] = params["downscalers_0"]["conv"]["kernel"].shape[2]
+    bottleneck_width = params["res_blocks_0"]["conv1"]["kernel"].shape[2]
+    assert bottleneck_width == (17 if setting != "input" else 16)
+  assert first_kernel == {"bottleneck": 3, "input": 4, "both": 4}
+
+
+def test_full_resolution_hole_predictor():
+  predictor = models.HolePredictor(2, 1, 4, output_resolution="full")
+  assert _init_and_apply(predictor, 32).shape == (2, 32, 32, 1)
+
+
+@pytest.mark.parametrize("pattern,expected", [
+    ("even", {"downscalers_0", "res_blocks_0", "res_blocks_2", "upscalers_0"}),
+    ("none", set()),
+])
+def test_norm_pattern_places_batch_norm(pattern, expected):
+  filler = models.Filler(2, 3, 4, norm_pattern=pattern)
+  variables = models.abstract_variables(filler, 32)
+  assert set(variables.get("batch_stats", {})) == expected
+
+
+def test_all_norm_pattern_normalises_every_block():
+  filler = models.Filler(2, 3, 4, norm_pattern="all")
+  stats = models.abstract_variables(filler, 32)["batch_stats"]
+  assert set(stats) == set(models.abstract_variables(filler, 32)["params"]) - {"final_conv"}
+
+
+def test_seed_parameter_counts_equal_the_original():
+  config = seed.get_config()
+  built = models.create_models(config)
+  counts = {
+      name: models.count_params(models.abstract_variables(model, config.data.image_size))
+      for name, model in built._asdict().items()
+  }
+  assert counts == {
+      "hole_predictor": 10_133_385,
+      "filler": 68_722_675,
+      "discriminator": 57_330_333,
+  }
+
+
+@pytest.mark.parametrize("get_config", [default.get_config, tiny.get_config])
+def test_working_configs_build_and_run(get_config):
+  config = get_config()
+  for model in models.create_models(config):
+    outputs = _init_and_apply(model, config.data.image_size)
+    assert outputs.shape[1] in (config.data.image_size,
+                                config.data.image_size // 2**model.num_downscales)
+
+
+@pytest.mark.parametrize("model,size,multiple", [
+    (models.HolePredictor(2, 1, 4), 30, 4),
+    (models.Discriminator(3, 1, 4), 60, 8),
+    (models.Filler(2, 1, 4), 36, 8),  # 36 divides by 4 but the decoder needs 8
+])
+def test_indivisible_resolution_is_refused(model, size, multiple):
+  with pytest.raises(ValueError, match=f"{size}x{size} is not divisible by {multiple}"):
+    _init_and_apply(model, size)
+
+
+def test_unknown_settings_are_refused():
+  with pytest.raises(ValueError, match="norm_pattern"):
+    _init_and_apply(models.HolePredictor(2, 1, 4, norm_pattern="odd"), 32)
+  with pytest.raises(ValueError, match="hole_map_input"):
+    _init_and_apply(models.Filler(2, 1, 4, hole_map_input="side"), 32)
+  with pytest.raises(ValueError, match="output_resolution"):
+    _init_and_apply(models.HolePredictor(2, 1, 4, output_resolution="half"), 32)
