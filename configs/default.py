@@ -23,8 +23,38 @@ def get_config() -> ml_collections.ConfigDict:
   config.compute_dtype = "float32"  # 'bfloat16' halves activation memory on TPU.
 
   config.data = ml_collections.ConfigDict()
+  config.data.source = "builtin"  # 'builtin' (scikit-image photos) or 'folder'.
+  config.data.train_dir = ""  # With source='folder': every image under it, recursively.
+  config.data.test_dir = ""  # With source='folder': held-out images for evaluation.
+  # Whole photos, so no test photo is ever seen in training (also not cropped).
+  config.data.builtin_train_photos = (
+      "astronaut", "brick", "camera", "cell", "clock", "coins", "grass", "gravel",
+      "hubble_deep_field", "immunohistochemistry", "moon", "page", "retina", "text")
+  config.data.builtin_test_photos = ("chelsea", "coffee", "rocket")
+  config.data.examples_per_photo = 200  # Built-in epoch length: random crops per photo.
   config.data.image_size = 64  # Training crops are image_size x image_size.
-  config.data.batch_size = 16  # Global batch, split over all devices.
+  config.data.batch_size = 16  # Global batch, split over all devices and hosts.
+  config.data.crop = "random_resized"  # 'random_resized' or 'resize' (squash whole image).
+  config.data.crop_scale = (0.02, 1.0)  # Crop area range: a 512 px photo gives 72-512 px crops.
+  config.data.horizontal_flip = True  # Random left-right flips in training.
+  config.data.color_jitter = 0.1  # Brightness, contrast, saturation +-10%; 0 = off.
+  config.data.num_workers = 2  # DataLoader worker processes (0 = in the main process).
+  config.data.prefetch_batches = 2  # Batches each worker prepares ahead.
+
+  config.holes = ml_collections.ConfigDict()
+  # Relative frequency of each mask family in training (LaMa-style mixture).
+  config.holes.weights = dict(blocks=0.0, box=0.15, thin=0.25, medium=0.35, thick=0.25)
+  config.holes.blocks = dict(cell_size=8, probability=0.2)  # The original's cell grid.
+  config.holes.box = dict(max_boxes=3, margin=10, min_size=30, max_size=150)  # px at 256.
+  config.holes.max_fraction = 0.5  # Masks covering more of the image are redrawn.
+  config.holes.corruption = "zeros"  # 'zeros' (mask given), 'noise' (blind) or 'seed'.
+  config.holes.noise_intensity = 1.0  # 'noise'/'seed': U(-1, 1) * this in the holes.
+  config.holes.additional_noise_intensity = 0.0  # Faint noise outside the holes.
+
+  config.eval = ml_collections.ConfigDict()
+  config.eval.families = ("box", "thin", "medium", "thick")  # Reported one by one.
+  config.eval.num_examples = 64  # Per family; a multiple of data.batch_size.
+  config.eval.seed = 1234  # Fixes eval crops and masks: identical every time.
 
   # Finds noise-filled holes; a full-resolution map, not 8 px cells, so that
   # blind inpainting gets a usable mask.

@@ -8,6 +8,11 @@ def get_config():
   config = default.get_config()
   config.data.image_size = 32  # Divisible by 2^(k + 1) = 8 for the decoders.
   config.data.batch_size = 8  # One example per simulated device with 8 devices.
+  config.data.builtin_train_photos = ("astronaut", "camera")  # Fast to load.
+  config.data.builtin_test_photos = ("coffee",)
+  config.data.examples_per_photo = 8
+  config.data.num_workers = 0  # In-process loading: no worker start-up in tests.
+  config.eval.num_examples = 8
   for network in (config.hole_predictor, config.filler, config.discriminator):
     network.num_downscales = 2
     network.num_res_blocks = 1

@@ -1,0 +1,1 @@
+"""Data: hole generators, corruption, torch datasets and NumPy loaders."""

@@ -1,0 +1,196 @@
+"""torch DataLoaders that yield dicts of NumPy batches, NHWC, sharded across hosts.
+
+Training batches are addressed by step: the images of global step s are
+positions [s * B, (s + 1) * B) of epoch s // steps_per_epoch's permutation
+(drop_last: every batch is full, the remainder of an epoch is dropped), and
+each example's randomness is seeded by (seed, step, slot). So the data of step
+s depends only on (seed, s): a resumed run sees exactly what an uninterrupted
+run would, whatever the number of workers. Host h of P reads slots
+[h * B / P, (h + 1) * B / P) of every global batch.
+"""
+
+import logging
+from collections.abc import Iterator, Sequence
+
+import jax
+import ml_collections
+import numpy as np
+import torch
+
+from genfill_jax.data import datasets, holes, sources
+
+Batch = dict[str, np.ndarray]
+
+
+def host_slots(global_batch_size: int, process_index: int, process_count: int) -> range:
+  """The slots of a global batch that host `process_index` reads."""
+  if global_batch_size % process_count:
+    raise ValueError(f"config.data.batch_size={global_batch_size} is not divisible by the "
+                     f"{process_count} hosts")
+  per_host = global_batch_size // process_count
+  return range(process_index * per_host, (process_index + 1) * per_host)
+
+
+def check_batch_size(global_batch_size: int, device_count: int) -> None:
+  """The global batch must split evenly over all devices."""
+  if global_batch_size <= 0 or global_batch_size % device_count:
+    raise ValueError(
+        f"config.data.batch_size={global_batch_size} must be a positive multiple of the "
+        f"device count ({device_count})"
+    )
+
+
+class TrainBatchSampler(torch.utils.data.Sampler):
+  """Endless lists of ExampleKeys, one list per step from `start_step` on."""
+
+  def __init__(self, num_examples: int, num_images: int, global_batch_size: int, seed: int,
+               start_step: int, slots: Sequence[int]):
+    if num_examples < global_batch_size:
+      raise ValueError(f"{num_examples} examples are fewer than one batch "
+                       f"({global_batch_size})")
+    self.num_examples = num_examples
+    self.num_images = num_images
+    self.global_batch_size = global_batch_size
+    self.seed = seed
+    self.start_step = start_step
+    self.slots = slots
+    self.steps_per_epoch = num_examples // global_batch_size
+
+  def keys_for_step(self, step: int) -> list[datasets.ExampleKey]:
+    """This host's examples of global step `step`."""
+    epoch, batch_in_epoch = divmod(step, self.steps_per_epoch)
+    order = np.random.default_rng([self.seed, datasets.TRAIN_STREAM, epoch]).permutation(
+        self.num_examples)
+    first = batch_in_epoch * self.global_batch_size
+    return [
+        datasets.ExampleKey(int(order[first + slot]) % self.num_images,
+                            (self.seed, datasets.TRAIN_STREAM, step, slot))
+        for slot in self.slots
+    ]
+
+  def __iter__(self) -> Iterator[list[datasets.ExampleKey]]:
+    step = self.start_step
+    while True:
+      yield self.keys_for_step(step)
+      step += 1
+
+
+class NumpyLoader:
+  """Iterates a torch DataLoader, converting batches to dicts of NumPy arrays.
+
+  Unreadable files replaced inside the dataset are warned about once each and
+  counted in `skipped_files`.
+  """
+
+  def __init__(self, dataset: torch.utils.data.Dataset, batch_sampler, num_workers: int,
+               prefetch_batches: int = 2):
+    self.batch_sampler = batch_sampler
+    self.skipped_files: set[str] = set()
+    self._loader = torch.utils.data.DataLoader(
+        dataset, batch_sampler=batch_sampler, num_workers=num_workers,
+        worker_init_fn=datasets.init_worker if num_workers else None,
+        prefetch_factor=prefetch_batches if num_workers else None,
+        # Forking a process that runs JAX's threads can deadlock; spawn is safe.
+        multiprocessing_context="spawn" if num_workers else None,
+    )
+
+  def __iter__(self) -> Iterator[Batch]:
+    for batch in self._loader:
+      for message in filter(None, "\n".join(batch.pop("skipped")).split("\n")):
+        if message not in self.skipped_files:
+          self.skipped_files.add(message)
+          logging.warning("skipping unreadable image %s (%d skipped so far)", message,
+                          len(self.skipped_files))
+      yield {name: value.numpy() for name, value in batch.items()}
+
+
+def _train_source(data: ml_collections.ConfigDict):
+  if data.source == "builtin":
+    return sources.BuiltinSource(data.builtin_train_photos), data.examples_per_photo
+  if data.source == "folder":
+    if not data.train_dir:
+      raise ValueError("config.data.train_dir is empty but config.data.source='folder'")
+    return sources.FolderSource(data.train_dir), 1
+  raise ValueError(f"config.data.source must be 'builtin' or 'folder', got {data.source!r}")
+
+
+def _eval_source(data: ml_collections.ConfigDict):
+  if data.source == "builtin":
+    return sources.BuiltinSource(data.builtin_test_photos)
+  if data.source == "folder":
+    if not data.test_dir:
+      raise ValueError("config.data.test_dir is empty but config.data.source='folder'")
+    return sources.FolderSource(data.test_dir)
+  raise ValueError(f"config.data.source must be 'builtin' or 'folder', got {data.source!r}")
+
+
+def create_train_loader(config: ml_collections.ConfigDict, start_step: int = 0,
+                        process_index: int | None = None,
+                        process_count: int | None = None) -> NumpyLoader:
+  """The endless training stream of this host, from `start_step` on.
+
+  Raises ValueError (naming the config field or directory) for a batch that
+  does not split over the devices and hosts, or too few images for one batch.
+  """
+  data = config.data
+  process_index = jax.process_index() if process_index is None else process_index
+  process_count = jax.process_count() if process_count is None else process_count
+  check_batch_size(data.batch_size, jax.device_count())
+  source, examples_per_image = _train_source(data)
+  dataset = datasets.InpaintingDataset(source, config, train=True,
+                                       examples_per_image=examples_per_image)
+  if len(dataset) < data.batch_size:
+    where = data.train_dir if data.source == "folder" else "the built-in photos"
+    raise ValueError(f"{where} holds {len(dataset)} images, fewer than one batch "
+                     f"(config.data.batch_size={data.batch_size})")
+  sampler = TrainBatchSampler(
+      len(dataset), len(source), data.batch_size, config.seed, start_step,
+      host_slots(data.batch_size, process_index, process_count))
+  return NumpyLoader(dataset, sampler, data.num_workers, data.prefetch_batches)
+
+
+class EvalBatchSampler(torch.utils.data.Sampler):
+  """The fixed evaluation examples of one mask family, in global batches."""
+
+  def __init__(self, num_examples: int, num_images: int, global_batch_size: int, seed: int,
+               family: str, slots: Sequence[int]):
+    if num_examples % global_batch_size:
+      raise ValueError(f"config.eval.num_examples={num_examples} must be a multiple of "
+                       f"config.data.batch_size={global_batch_size}")
+    self.num_batches = num_examples // global_batch_size
+    self.num_images = num_images
+    self.global_batch_size = global_batch_size
+    self.seed = seed
+    self.family = family
+    self.slots = slots
+
+  def __len__(self) -> int:
+    return self.num_batches
+
+  def __iter__(self) -> Iterator[list[datasets.ExampleKey]]:
+    for batch in range(self.num_batches):
+      keys = []
+      for slot in self.slots:
+        example = batch * self.global_batch_size + slot
+        # The seed words do not name the family, so every family sees the
+        # same crops; the dataset adds the family to the mask's seed.
+        keys.append(datasets.ExampleKey(
+            example % self.num_images, (self.seed, datasets.EVAL_STREAM, example), self.family))
+      yield keys
+
+
+def create_eval_loader(config: ml_collections.ConfigDict, family: str,
+                       process_index: int | None = None,
+                       process_count: int | None = None) -> NumpyLoader:
+  """The deterministic evaluation stream of one mask family (same data every time)."""
+  if family not in holes.FAMILIES:
+    raise ValueError(f"unknown hole family {family!r} in config.eval.families; "
+                     f"expected one of {holes.FAMILIES}")
+  process_index = jax.process_index() if process_index is None else process_index
+  process_count = jax.process_count() if process_count is None else process_count
+  source = _eval_source(config.data)
+  dataset = datasets.InpaintingDataset(source, config, train=False)
+  sampler = EvalBatchSampler(
+      config.eval.num_examples, len(source), config.data.batch_size, config.eval.seed, family,
+      host_slots(config.data.batch_size, process_index, process_count))
+  return NumpyLoader(dataset, sampler, config.data.num_workers, config.data.prefetch_batches)

@@ -1,0 +1,110 @@
+"""Where images come from: any image folder, or the photos inside scikit-image.
+
+A source is a sequence of decoded RGB uint8 images (H, W, 3), each named, that
+may fail to load (a folder's truncated file); `load` raises `UnreadableImage`.
+"""
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+from etils import epath
+from PIL import Image, ImageOps
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+# Photographs that ship inside scikit-image (nothing is downloaded), loaded
+# with `getattr(skimage.data, name)()`. Gray ones are converted to RGB.
+BUILTIN_PHOTOS = (
+    "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins",
+    "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "moon", "page",
+    "retina", "rocket", "text",
+)
+
+
+class UnreadableImage(Exception):
+  """An image file that cannot be decoded."""
+
+
+def to_rgb_uint8(image: Image.Image) -> np.ndarray:
+  """Any PIL image (gray, palette, RGBA, CMYK, EXIF-rotated) as RGB uint8 (H, W, 3)."""
+  image = ImageOps.exif_transpose(image)
+  if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    # Transparent pixels become white rather than whatever colour they hid.
+    image = image.convert("RGBA")
+    background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+    image = Image.alpha_composite(background, image)
+  return np.array(image.convert("RGB"), dtype=np.uint8)  # a writable copy, for torch
+
+
+def _walk_images(directory: epath.Path):
+  # One listing per directory: epath refuses recursive globs on gs://.
+  for path in directory.iterdir():
+    if path.is_dir():
+      yield from _walk_images(path)
+    elif path.suffix.lower() in IMAGE_EXTENSIONS:
+      yield path
+
+
+def list_images(directory: str) -> list[epath.Path]:
+  """Every image file under `directory`, recursively, sorted; errors name the path."""
+  root = epath.Path(directory)
+  if not root.is_dir():
+    raise FileNotFoundError(f"image directory {directory!r} does not exist or is not a directory")
+  files = sorted(_walk_images(root))
+  if not files:
+    raise ValueError(
+        f"image directory {directory!r} contains no images "
+        f"(looked for {', '.join(IMAGE_EXTENSIONS)}, recursively)"
+    )
+  return files
+
+
+class FolderSource:
+  """Images read from a directory tree (local or gs://) on every access."""
+
+  def __init__(self, directory: str):
+    self.directory = directory
+    self.files = list_images(directory)
+    self.names = [str(path) for path in self.files]
+
+  def __len__(self) -> int:
+    return len(self.files)
+
+  def load(self, index: int) -> np.ndarray:
+    path = self.files[index]
+    try:
+      with path.open("rb") as stream, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image = Image.open(stream)
+        image.load()  # decodes now, so that truncated files fail here
+        return to_rgb_uint8(image)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
+            Image.DecompressionBombError) as error:
+      raise UnreadableImage(f"{path}: {error}") from error
+
+
+class BuiltinSource:
+  """Named photographs from `skimage.data`, decoded once and kept in memory."""
+
+  def __init__(self, photo_names: Sequence[str]):
+    import skimage.data  # pylint: disable=g-import-not-at-top  # slow import, only here
+
+    unknown = [name for name in photo_names if name not in BUILTIN_PHOTOS]
+    if unknown:
+      raise ValueError(f"unknown built-in photos {unknown}; choose from {BUILTIN_PHOTOS}")
+    if not photo_names:
+      raise ValueError("no built-in photos named (config.data.builtin_*_photos is empty)")
+    self.names = list(photo_names)
+    self._images = []
+    for name in self.names:
+      array = np.asarray(getattr(skimage.data, name)())
+      if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=-1)
+      self._images.append(np.ascontiguousarray(array[..., :3], dtype=np.uint8))
+
+  def __len__(self) -> int:
+    return len(self._images)
+
+  def load(self, index: int) -> np.ndarray:
+    return self._images[index]

@@ -1,0 +1,180 @@
+"""Datasets and loaders: formats, bad files, determinism, host sharding, errors."""
+
+import logging
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from configs import tiny
+from genfill_jax.data import loader, sources
+
+
+def _first_batches(data_loader, count):
+  iterator = iter(data_loader)
+  return [next(iterator) for _ in range(count)]
+
+
+def _write_folder(directory, count=8):
+  """count good images of several kinds, plus junk the loader must cope with."""
+  rng = np.random.default_rng(0)
+  nested = directory / "nested" / "deeper"
+  nested.mkdir(parents=True)
+  for index in range(count):
+    pixels = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    kind = index % 4
+    if kind == 0:
+      Image.fromarray(pixels).save(directory / f"rgb_{index}.jpg")
+    elif kind == 1:
+      Image.fromarray(pixels[..., 0]).save(directory / f"gray_{index}.png")
+    elif kind == 2:
+      rgba = np.concatenate([pixels, np.full((40, 48, 1), 128, np.uint8)], -1)
+      Image.fromarray(rgba, "RGBA").save(nested / f"alpha_{index}.png")
+    else:
+      Image.fromarray(pixels).convert("P").save(directory / f"palette_{index}.bmp")
+  good = (directory / "rgb_0.jpg").read_bytes()
+  (directory / "truncated.jpg").write_bytes(good[: len(good) // 3])
+  (directory / "notes.txt").write_text("not an image")
+
+
+def _folder_config(tmp_path, batch_size=8):
+  config = tiny.get_config()
+  config.data.source = "folder"
+  config.data.train_dir = str(tmp_path)
+  config.data.test_dir = str(tmp_path)
+  config.data.batch_size = batch_size
+  return config
+
+
+def test_loader_yields_numpy_uint8_nhwc_batches():
+  batch = _first_batches(loader.create_train_loader(tiny.get_config()), 1)[0]
+  assert set(batch) == {"image", "corrupted", "mask"}
+  assert batch["image"].shape == batch["corrupted"].shape == (8, 32, 32, 3)
+  assert batch["image"].dtype == batch["corrupted"].dtype == np.uint8
+  assert batch["mask"].shape == (8, 32, 32, 1) and batch["mask"].dtype == bool
+  holes = np.broadcast_to(batch["mask"], batch["image"].shape)
+  assert np.all(batch["corrupted"][holes] == 128)  # 'zeros' corruption: 0 -> mid-grey
+  assert np.array_equal(batch["corrupted"][~holes], batch["image"][~holes])
+
+
+def test_folder_with_gray_rgba_palette_and_truncated_files(tmp_path, caplog):
+  _write_folder(tmp_path)
+  source = sources.FolderSource(str(tmp_path))
+  assert len(source) == 9  # 8 good images and the truncated one; not the .txt
+  assert any("deeper/alpha_2.png" in name for name in source.names)
+  for index in range(len(source)):
+    if "truncated" in source.names[index]:
+      with pytest.raises(sources.UnreadableImage, match="truncated.jpg"):
+        source.load(index)
+    else:
+      image = source.load(index)
+      assert image.shape == (40, 48, 3) and image.dtype == np.uint8
+  data_loader = loader.create_train_loader(_folder_config(tmp_path))
+  with caplog.at_level(logging.WARNING):
+    _first_batches(data_loader, 6)  # several epochs: the bad file comes up repeatedly
+  warnings = [r for r in caplog.records if "truncated.jpg" in r.getMessage()]
+  assert len(warnings) == 1  # once, naming it
+  assert len(data_loader.skipped_files) == 1
+
+
+def test_transparent_pixels_become_white(tmp_path):
+  Image.new("RGBA", (8, 8), (255, 0, 0, 0)).save(tmp_path / "clear.png")
+  image = sources.FolderSource(str(tmp_path)).load(0)
+  assert np.all(image == 255)
+
+
+def test_missing_or_empty_or_small_folders_are_refused(tmp_path):
+  config = _folder_config(tmp_path / "absent")
+  with pytest.raises(FileNotFoundError, match="absent"):
+    loader.create_train_loader(config)
+  (tmp_path / "empty").mkdir()
+  (tmp_path / "empty" / "readme.txt").write_text("no images here")
+  with pytest.raises(ValueError, match=r"empty.*contains no images"):
+    loader.create_train_loader(_folder_config(tmp_path / "empty"))
+  small = tmp_path / "small"
+  small.mkdir()
+  _write_folder(small, count=4)
+  with pytest.raises(ValueError, match=r"small holds 5 images, fewer than one batch"):
+    loader.create_train_loader(_folder_config(small, batch_size=8))
+
+
+def test_batch_must_split_over_devices():
+  config = tiny.get_config()
+  config.data.batch_size = 12  # 8 simulated devices
+  with pytest.raises(ValueError, match=r"batch_size=12 must be a positive multiple of the "
+                                       r"device count \(8\)"):
+    loader.create_train_loader(config)
+
+
+def test_step_s_depends_only_on_seed_and_s():
+  config = tiny.get_config()
+  uninterrupted = _first_batches(loader.create_train_loader(config), 5)
+  resumed = _first_batches(loader.create_train_loader(config, start_step=3), 2)
+  for expected, actual in zip(uninterrupted[3:], resumed, strict=True):
+    for name in expected:
+      assert np.array_equal(expected[name], actual[name]), name
+  assert not np.array_equal(uninterrupted[0]["mask"], uninterrupted[1]["mask"])
+  config.seed = 1
+  other_seed = _first_batches(loader.create_train_loader(config), 1)[0]
+  assert not np.array_equal(other_seed["image"], uninterrupted[0]["image"])
+
+
+def test_worker_processes_deliver_the_same_batches():
+  config = tiny.get_config()
+  in_process = _first_batches(loader.create_train_loader(config), 3)
+  config.data.num_workers = 2
+  with_workers = _first_batches(loader.create_train_loader(config), 3)
+  for expected, actual in zip(in_process, with_workers, strict=True):
+    for name in expected:
+      assert np.array_equal(expected[name], actual[name]), name
+
+
+def test_hosts_read_disjoint_shards_that_cover_the_batch():
+  config = tiny.get_config()
+  whole = _first_batches(loader.create_train_loader(config, process_index=0,
+                                                    process_count=1), 2)
+  shards = [
+      _first_batches(loader.create_train_loader(config, process_index=host,
+                                                process_count=2), 2)
+      for host in (0, 1)
+  ]
+  for step in range(2):
+    assert shards[0][step]["image"].shape[0] == 4
+    for name in whole[step]:
+      joined = np.concatenate([shards[0][step][name], shards[1][step][name]])
+      assert np.array_equal(joined, whole[step][name]), name
+
+
+def test_an_epoch_visits_every_example_once():
+  config = tiny.get_config()  # 2 photos x 8 examples = 16 = 2 batches of 8
+  sampler = loader.create_train_loader(config).batch_sampler
+  epoch = [key for step in range(2) for key in sampler.keys_for_step(step)]
+  assert sorted(key.image_index for key in epoch) == [0] * 8 + [1] * 8
+  next_epoch = [key.image_index for step in (2, 3) for key in sampler.keys_for_step(step)]
+  assert next_epoch != [key.image_index for key in epoch]  # reshuffled
+
+
+def test_evaluation_stream_is_identical_every_time_and_shares_images():
+  config = tiny.get_config()
+  config.eval.num_examples = 16
+  runs = [{family: list(loader.create_eval_loader(config, family))
+           for family in ("thin", "box")} for _ in range(2)]
+  assert len(runs[0]["thin"]) == 2
+  for family in ("thin", "box"):
+    for first, second in zip(runs[0][family], runs[1][family], strict=True):
+      for name in first:
+        assert np.array_equal(first[name], second[name]), (family, name)
+  thin, box = runs[0]["thin"][0], runs[0]["box"][0]
+  assert np.array_equal(thin["image"], box["image"])  # same crops for every family
+  assert not np.array_equal(thin["mask"], box["mask"])
+  train_images = _first_batches(loader.create_train_loader(config), 1)[0]["image"]
+  assert not np.array_equal(train_images, thin["image"])  # held-out photos
+
+
+def test_evaluation_errors_name_the_field():
+  config = tiny.get_config()
+  with pytest.raises(ValueError, match="unknown hole family 'spots'"):
+    loader.create_eval_loader(config, "spots")
+  config.eval.num_examples = 12
+  with pytest.raises(ValueError, match=r"config.eval.num_examples=12 must be a multiple"):
+    loader.create_eval_loader(config, "thin")
