@@ -43,18 +43,65 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.holes = ml_collections.ConfigDict()
   # Relative frequency of each mask family in training (LaMa-style mixture).
-  config.holes.weights = dict(blocks=0.0, box=0.15, thin=0.25, medium=0.35, thick=0.25)
+  config.holes.weights = dict(blocks=0.1, box=0.15, thin=0.25, medium=0.3, thick=0.2)
   config.holes.blocks = dict(cell_size=8, probability=0.2)  # The original's cell grid.
   config.holes.box = dict(max_boxes=3, margin=10, min_size=30, max_size=150)  # px at 256.
   config.holes.max_fraction = 0.5  # Masks covering more of the image are redrawn.
   config.holes.corruption = "zeros"  # 'zeros' (mask given), 'noise' (blind) or 'seed'.
+  config.holes.predictor_corruption = "noise"  # What the hole predictor learns to find.
   config.holes.noise_intensity = 1.0  # 'noise'/'seed': U(-1, 1) * this in the holes.
   config.holes.additional_noise_intensity = 0.0  # Faint noise outside the holes.
 
+  config.train = ml_collections.ConfigDict()
+  config.train.recipe = "ours"  # 'ours' (below) or 'original' (seed.py's losses).
+  config.train.num_train_steps = 2600  # About 40 minutes on a 2-core CPU.
+  config.train.hole_predictor_steps = 2600  # The predictor trains while step < this.
+  config.train.gan_start_step = 0  # Filler (and discriminator) train from this step.
+  config.train.adversarial_start_step = 800  # Reconstruction-only warm-up before D joins.
+  config.train.filler_condition = "true_mask"  # Or 'predicted' (the original's way).
+  config.train.ema_decay = 0.99  # Filler EMA; evaluation and inference use it.
+  config.train.log_every_steps = 50  # Scalars to TensorBoard and metrics.jsonl.
+  config.train.eval_every_steps = 800  # Fixed-stream metrics and a preview PNG.
+  config.train.checkpoint_every_steps = 500  # Orbax checkpoints (and at the end).
+  config.train.keep_checkpoints = 3  # The last N are kept.
+
+  config.loss = ml_collections.ConfigDict()
+  config.loss.l1_hole = 10.0  # L1 in the holes (a mean over all pixels of |error| * mask).
+  config.loss.l1_known = 1.0  # L1 on known pixels: avoids colour shift at hole edges.
+  config.loss.adversarial = 0.1  # Non-saturating, hole patches only: a refinement.
+  config.loss.feature_matching = 1.0  # MSE between D's features of real and filled.
+  config.loss.r1_gamma = 0.01  # R1 penalty on real inputs (gamma / 2 * |grad|^2).
+  config.loss.dice_weight = 1.0  # Hole predictor: BCE + this * soft dice.
+  config.loss.label_noise = 0.0  # Original recipe only.
+
+  def adam(learning_rate, b1, warmup, decay_steps, clip=1.0):
+    return ml_collections.ConfigDict(dict(
+        learning_rate=learning_rate, b1=b1, b2=0.999,
+        schedule="cosine",  # 'constant', 'cosine' or 'stepwise'
+        warmup_steps=warmup,  # Linear warm-up from 0.
+        decay_steps=decay_steps,  # Cosine length after warm-up (stepwise: the period).
+        final_fraction=0.1,  # Cosine ends at this fraction of the peak.
+        decay_rate=1.0,  # 'stepwise' only.
+        clip_norm=clip,  # Global-norm gradient clipping; 0 = off.
+    ))
+
+  config.optim = ml_collections.ConfigDict()
+  config.optim.filler = adam(1e-3, 0.5, warmup=100, decay_steps=2500)
+  config.optim.discriminator = adam(2e-4, 0.5, warmup=100, decay_steps=2500)
+  config.optim.hole_predictor = adam(1e-3, 0.9, warmup=100, decay_steps=2500)
+
+  config.distributed = ml_collections.ConfigDict()
+  # Explicit multi-host settings; on a Cloud TPU pod leave empty (auto-detected).
+  config.distributed.coordinator_address = ""
+  config.distributed.num_processes = 1
+  config.distributed.process_id = 0
+
   config.eval = ml_collections.ConfigDict()
-  config.eval.families = ("box", "thin", "medium", "thick")  # Reported one by one.
+  config.eval.families = ("blocks", "box", "thin", "medium", "thick")  # Reported one by one.
   config.eval.num_examples = 64  # Per family; a multiple of data.batch_size.
   config.eval.seed = 1234  # Fixes eval crops and masks: identical every time.
+  config.eval.preview_examples = 8  # Rows of the preview PNG grid.
+  config.eval.step = -1  # --mode=eval: checkpoint step to restore (-1 = latest).
 
   # Finds noise-filled holes; a full-resolution map, not 8 px cells, so that
   # blind inpainting gets a usable mask.
@@ -65,6 +112,9 @@ def get_config() -> ml_collections.ConfigDict:
   # original's 1/16 map alone cannot say which pixels to paint.
   config.filler = _network(3, 4, 16, "none")
   config.filler.hole_map_input = "both"  # 'bottleneck' (original), 'input' or 'both'.
+  # Holes start as a smooth pull-push fill of the known pixels; the network
+  # learns the correction, instead of painting from grey ('none', original).
+  config.filler.hole_fill = "pull_push"
 
   # A small PatchGAN without BatchNorm: large discriminators memorise small data.
   config.discriminator = _network(3, 1, 16, "none")

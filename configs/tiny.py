@@ -12,9 +12,22 @@ def get_config():
   config.data.builtin_test_photos = ("coffee",)
   config.data.examples_per_photo = 8
   config.data.num_workers = 0  # In-process loading: no worker start-up in tests.
-  config.eval.num_examples = 8
   for network in (config.hole_predictor, config.filler, config.discriminator):
     network.num_downscales = 2
     network.num_res_blocks = 1
     network.base_width = 4
+  config.hole_predictor.norm_pattern = "even"  # Exercise (sync) BatchNorm in tests.
+  config.train.num_train_steps = 4
+  config.train.hole_predictor_steps = 4
+  config.train.adversarial_start_step = 1  # Step 0 reconstruction only, then the GAN.
+  config.train.log_every_steps = 2
+  config.train.eval_every_steps = 4
+  config.train.checkpoint_every_steps = 2
+  config.train.keep_checkpoints = 2
+  for optim in (config.optim.filler, config.optim.discriminator, config.optim.hole_predictor):
+    optim.warmup_steps = 1
+    optim.decay_steps = 4
+  config.eval.num_examples = 8
+  config.eval.families = ("box", "thin")
+  config.eval.preview_examples = 4
   return config

@@ -48,13 +48,16 @@ def _folder_config(tmp_path, batch_size=8):
 
 def test_loader_yields_numpy_uint8_nhwc_batches():
   batch = _first_batches(loader.create_train_loader(tiny.get_config()), 1)[0]
-  assert set(batch) == {"image", "corrupted", "mask"}
+  assert set(batch) == {"image", "corrupted", "noisy", "mask"}
   assert batch["image"].shape == batch["corrupted"].shape == (8, 32, 32, 3)
   assert batch["image"].dtype == batch["corrupted"].dtype == np.uint8
   assert batch["mask"].shape == (8, 32, 32, 1) and batch["mask"].dtype == bool
   holes = np.broadcast_to(batch["mask"], batch["image"].shape)
   assert np.all(batch["corrupted"][holes] == 128)  # 'zeros' corruption: 0 -> mid-grey
   assert np.array_equal(batch["corrupted"][~holes], batch["image"][~holes])
+  # The hole predictor's input: noise in the holes, clean elsewhere.
+  assert np.array_equal(batch["noisy"][~holes], batch["image"][~holes])
+  assert batch["noisy"][holes].std() > 50
 
 
 def test_folder_with_gray_rgba_palette_and_truncated_files(tmp_path, caplog):

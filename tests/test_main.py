@@ -37,6 +37,6 @@ def test_config_fields_can_be_overridden_on_the_command_line():
 
 
 def test_modes_that_have_not_landed_say_so():
-  result = _main("--config=configs/tiny.py", "--mode=eval")
+  result = _main("--config=configs/tiny.py", "--mode=inpaint")
   assert result.returncode == 2
-  assert "--mode=eval is not implemented yet" in result.stderr
+  assert "--mode=inpaint is not implemented yet" in result.stderr

@@ -89,7 +89,9 @@ class InpaintingDataset(torch.utils.data.Dataset):
   """Inpainting examples from a source, indexed by `ExampleKey`.
 
   Each example is a dict of NumPy arrays: 'image' (clean, uint8 HxWx3),
-  'corrupted' (uint8 HxWx3), 'mask' (bool HxWx1, True = hole), and 'skipped':
+  'corrupted' (holes.corruption applied: the filler's input, uint8 HxWx3),
+  'noisy' (holes.predictor_corruption applied: the hole predictor's input),
+  'mask' (bool HxWx1, True = hole), and 'skipped':
   the names of unreadable files that were replaced by the next readable one
   ('\\n'-joined, usually empty).
   """
@@ -131,13 +133,15 @@ class InpaintingDataset(torch.utils.data.Dataset):
     else:
       mask, _ = holes.mixed(mask_rng, size, size, weights=params["weights"], params=params,
                             max_fraction=self.holes.max_fraction)
-    corrupted = corruption.corrupt(
-        mask_rng, to_float(image), mask, self.holes.corruption,
-        noise_intensity=self.holes.noise_intensity,
-        additional_noise_intensity=self.holes.additional_noise_intensity)
+    clean = to_float(image)
+    noise = dict(noise_intensity=self.holes.noise_intensity,
+                 additional_noise_intensity=self.holes.additional_noise_intensity)
+    corrupted = corruption.corrupt(mask_rng, clean, mask, self.holes.corruption, **noise)
+    noisy = corruption.corrupt(mask_rng, clean, mask, self.holes.predictor_corruption, **noise)
     return {
         "image": image,
         "corrupted": to_uint8(corrupted),
+        "noisy": to_uint8(noisy),
         "mask": mask[..., None],
         "skipped": "\n".join(skipped),
     }

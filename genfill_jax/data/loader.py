@@ -193,4 +193,5 @@ def create_eval_loader(config: ml_collections.ConfigDict, family: str,
   sampler = EvalBatchSampler(
       config.eval.num_examples, len(source), config.data.batch_size, config.eval.seed, family,
       host_slots(config.data.batch_size, process_index, process_count))
-  return NumpyLoader(dataset, sampler, config.data.num_workers, config.data.prefetch_batches)
+  # In-process: the stream is short, and starting worker processes would cost more.
+  return NumpyLoader(dataset, sampler, num_workers=0)

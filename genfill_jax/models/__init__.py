@@ -24,8 +24,10 @@ class Models(NamedTuple):
   discriminator: Discriminator
 
 
-def _common(model_config: ml_collections.ConfigDict, dtype: Any) -> dict:
+def _common(model_config: ml_collections.ConfigDict, dtype: Any,
+            batch_norm_axis_name: str | None) -> dict:
   return dict(
+      batch_norm_axis_name=batch_norm_axis_name,
       num_downscales=model_config.num_downscales,
       num_res_blocks=model_config.num_res_blocks,
       base_width=model_config.base_width,
@@ -34,19 +36,25 @@ def _common(model_config: ml_collections.ConfigDict, dtype: Any) -> dict:
   )
 
 
-def create_models(config: ml_collections.ConfigDict) -> Models:
-  """Builds the three modules from `config.hole_predictor`, `.filler`, `.discriminator`."""
+def create_models(config: ml_collections.ConfigDict,
+                  batch_norm_axis_name: str | None = None) -> Models:
+  """Builds the three modules from `config.hole_predictor`, `.filler`, `.discriminator`.
+
+  batch_norm_axis_name: the mapped device axis, for batch statistics over all
+  devices when training data-parallel; None elsewhere.
+  """
   dtype = _DTYPES[config.get("compute_dtype", "float32")]
   return Models(
       hole_predictor=HolePredictor(
           output_resolution=config.hole_predictor.output_resolution,
-          **_common(config.hole_predictor, dtype),
+          **_common(config.hole_predictor, dtype, batch_norm_axis_name),
       ),
       filler=Filler(
           hole_map_input=config.filler.hole_map_input,
-          **_common(config.filler, dtype),
+          hole_fill=config.filler.hole_fill,
+          **_common(config.filler, dtype, batch_norm_axis_name),
       ),
-      discriminator=Discriminator(**_common(config.discriminator, dtype)),
+      discriminator=Discriminator(**_common(config.discriminator, dtype, batch_norm_axis_name)),
   )
 
 

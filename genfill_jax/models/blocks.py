@@ -56,9 +56,10 @@ def pixel_shuffle(inputs: jax.Array, upscale_factor: int) -> jax.Array:
   return x.reshape(batch, height * factor, width * factor, out_channels)
 
 
-def _batch_norm(train: bool, dtype: Any, name: str) -> nn.BatchNorm:
+def _batch_norm(train: bool, dtype: Any, axis_name: str | None, name: str) -> nn.BatchNorm:
   return nn.BatchNorm(
       use_running_average=not train,
+      axis_name=axis_name if train else None,
       momentum=BATCH_NORM_MOMENTUM,
       epsilon=BATCH_NORM_EPSILON,
       use_fast_variance=False,
@@ -73,6 +74,8 @@ class DownScale(nn.Module):
   features: int
   norm: bool
   dtype: Any = jnp.float32
+  # Set inside a data-parallel map: batch statistics over all devices (sync BN).
+  batch_norm_axis_name: str | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -82,7 +85,7 @@ class DownScale(nn.Module):
     )(x)
     x = nn.PReLU(negative_slope_init=PRELU_INIT, name="prelu")(x)
     if self.norm:
-      x = _batch_norm(train, self.dtype, "norm")(x)
+      x = _batch_norm(train, self.dtype, self.batch_norm_axis_name, "norm")(x)
     return x
 
 
@@ -91,6 +94,8 @@ class Res(nn.Module):
 
   norm: bool
   dtype: Any = jnp.float32
+  # Set inside a data-parallel map: batch statistics over all devices (sync BN).
+  batch_norm_axis_name: str | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -103,7 +108,8 @@ class Res(nn.Module):
       )(y)
       y = nn.PReLU(negative_slope_init=PRELU_INIT, name=f"prelu{round_index}")(y)
       if self.norm:
-        y = _batch_norm(train, self.dtype, f"norm{round_index}")(y)
+        y = _batch_norm(
+            train, self.dtype, self.batch_norm_axis_name, f"norm{round_index}")(y)
     return x + y
 
 
@@ -117,6 +123,8 @@ class Upscale(nn.Module):
   features: int
   norm: bool
   dtype: Any = jnp.float32
+  # Set inside a data-parallel map: batch statistics over all devices (sync BN).
+  batch_norm_axis_name: str | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -125,7 +133,7 @@ class Upscale(nn.Module):
         use_bias=True, dtype=self.dtype, name="conv",
     )(x)
     if self.norm:
-      x = _batch_norm(train, self.dtype, "norm")(x)
+      x = _batch_norm(train, self.dtype, self.batch_norm_axis_name, "norm")(x)
     x = pixel_shuffle(x, 4)
     return nn.PReLU(negative_slope_init=PRELU_INIT, name="prelu")(x)
 

@@ -15,49 +15,53 @@ import jax
 import jax.numpy as jnp
 
 from genfill_jax.models import blocks
+from genfill_jax.models.pull_push import pull_push_fill
 
 HOLE_PREDICTOR_OUTPUTS = ("cells", "full")
 HOLE_MAP_INPUTS = ("bottleneck", "input", "both")
+HOLE_FILLS = ("none", "pull_push")
 
 
-def _encode(x, train, *, num_downscales, base_width, norm_pattern, dtype):
+def _encode(x, train, *, num_downscales, base_width, norm_pattern, dtype, axis_name):
   """Runs the DownScale stack; returns every block's output (the skips)."""
   features = []
   for index, width in enumerate(blocks.encoder_widths(base_width, num_downscales)):
     x = blocks.DownScale(
         width, blocks.uses_norm(norm_pattern, index), dtype=dtype,
-        name=f"downscalers_{index}",
+        batch_norm_axis_name=axis_name, name=f"downscalers_{index}",
     )(x, train)
     features.append(x)
   return features
 
 
-def _residual_stack(x, train, *, num_res_blocks, norm_pattern, dtype):
-  for index in range(num_res_blocks):
+def _residual_stack(x, train, *, num_res_blocks, norm_pattern, dtype, axis_name,
+                    first_index=0):
+  for index in range(first_index, first_index + num_res_blocks):
     x = blocks.Res(
         blocks.uses_norm(norm_pattern, index), dtype=dtype,
-        name=f"res_blocks_{index}",
+        batch_norm_axis_name=axis_name, name=f"res_blocks_{index}",
     )(x, train)
   return x
 
 
-def _decode(x, skips, train, *, num_downscales, base_width, norm_pattern, dtype):
+def _decode(x, skips, train, *, num_downscales, base_width, norm_pattern, dtype, axis_name):
   """Runs the Upscale stack, adding encoder output k - i - 2 after block i."""
   for index in range(num_downscales):
     width = base_width * 2 ** (num_downscales - 1 - index)
     x = blocks.Upscale(
         width, blocks.uses_norm(norm_pattern, index), dtype=dtype,
-        name=f"upscalers_{index}",
+        batch_norm_axis_name=axis_name, name=f"upscalers_{index}",
     )(x, train)
     if index < num_downscales - 1:
       x = x + skips[num_downscales - index - 2]
   return x
 
 
-def _head(x, features, dtype):
+def _head(x, features, dtype, zero_init=False):
+  kernel_init = nn.initializers.zeros if zero_init else nn.linear.default_kernel_init
   return nn.Conv(
       features, (3, 3), padding=((1, 1), (1, 1)), use_bias=True, dtype=dtype,
-      name="final_conv",
+      kernel_init=kernel_init, name="final_conv",
   )(x)
 
 
@@ -70,7 +74,8 @@ class HolePredictor(nn.Module):
     base_width: the first DownScale block outputs 2 * base_width channels.
     norm_pattern: which blocks carry BatchNorm: 'even' (original), 'all', 'none'.
     output_resolution: 'cells' (the original: one logit per 2^k x 2^k cell) or
-      'full' (a decoder back to one logit per pixel).
+      'full' (a decoder back to one logit per pixel, its head seeing the
+      input pixels too).
   """
 
   num_downscales: int = 4
@@ -79,6 +84,7 @@ class HolePredictor(nn.Module):
   norm_pattern: str = "even"
   output_resolution: str = "cells"
   dtype: Any = jnp.float32
+  batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
   @nn.compact
   def __call__(self, image: jax.Array, train: bool = False) -> jax.Array:
@@ -96,7 +102,8 @@ class HolePredictor(nn.Module):
         *image.shape[1:3], self.num_downscales,
         self.output_resolution == "full", "HolePredictor",
     )
-    arch = dict(norm_pattern=self.norm_pattern, dtype=self.dtype)
+    arch = dict(norm_pattern=self.norm_pattern, dtype=self.dtype,
+                axis_name=self.batch_norm_axis_name)
     skips = _encode(
         image, train, num_downscales=self.num_downscales,
         base_width=self.base_width, **arch,
@@ -107,6 +114,8 @@ class HolePredictor(nn.Module):
           x, skips, train, num_downscales=self.num_downscales,
           base_width=self.base_width, **arch,
       )
+      # The head also sees the raw pixels, so hole edges are placed to the pixel.
+      x = jnp.concatenate([x, image.astype(x.dtype)], axis=-1)
     return _head(x, 1, self.dtype).astype(jnp.float32)
 
 
@@ -122,12 +131,17 @@ class Discriminator(nn.Module):
   base_width: int = 32
   norm_pattern: str = "even"
   dtype: Any = jnp.float32
+  batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
   @nn.compact
   def __call__(
-      self, condition: jax.Array, candidate: jax.Array, train: bool = False
-  ) -> jax.Array:
-    """Returns real/fake logits (N, H / 2^k, W / 2^k, 1) for images in [-1, 1]."""
+      self, condition: jax.Array, candidate: jax.Array, train: bool = False,
+      return_features: bool = False,
+  ) -> jax.Array | tuple[jax.Array, list[jax.Array]]:
+    """Returns real/fake logits (N, H / 2^k, W / 2^k, 1) for images in [-1, 1].
+
+    With return_features, also the output of every block (for feature matching).
+    """
     if condition.shape != candidate.shape:
       raise ValueError(
           f"Discriminator: condition {condition.shape} and candidate "
@@ -137,13 +151,19 @@ class Discriminator(nn.Module):
         *condition.shape[1:3], self.num_downscales, False, "Discriminator"
     )
     x = jnp.concatenate([condition, candidate], axis=-1)
-    arch = dict(norm_pattern=self.norm_pattern, dtype=self.dtype)
+    arch = dict(norm_pattern=self.norm_pattern, dtype=self.dtype,
+                axis_name=self.batch_norm_axis_name)
     skips = _encode(
         x, train, num_downscales=self.num_downscales,
         base_width=self.base_width, **arch,
     )
-    x = _residual_stack(skips[-1], train, num_res_blocks=self.num_res_blocks, **arch)
-    return _head(x, 1, self.dtype).astype(jnp.float32)
+    features = list(skips)
+    x = skips[-1]
+    for index in range(self.num_res_blocks):
+      x = _residual_stack(x, train, num_res_blocks=1, first_index=index, **arch)
+      features.append(x)
+    logits = _head(x, 1, self.dtype).astype(jnp.float32)
+    return (logits, features) if return_features else logits
 
 
 def _resize_hole_map(hole_map: jax.Array, height: int, width: int) -> jax.Array:
@@ -180,6 +200,10 @@ class Filler(nn.Module):
     hole_map_input: where the hole map enters: 'bottleneck' (the original:
       concatenated to the encoder output at 1/2^k resolution), 'input' (a
       fourth, full-resolution input channel) or 'both'.
+    hole_fill: 'none' (the original: the network sees the corrupted image and
+      paints every pixel) or 'pull_push' (holes are first filled smoothly
+      from the known pixels, see `pull_push.py`, and the network predicts a
+      correction: output = clip(first guess + tanh(head), -1, 1)).
   """
 
   num_downscales: int = 4
@@ -187,7 +211,9 @@ class Filler(nn.Module):
   base_width: int = 32
   norm_pattern: str = "even"
   hole_map_input: str = "bottleneck"
+  hole_fill: str = "none"
   dtype: Any = jnp.float32
+  batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
   @nn.compact
   def __call__(
@@ -208,11 +234,17 @@ class Filler(nn.Module):
       )
     height, width = image.shape[1:3]
     blocks.check_divisible(height, width, self.num_downscales, True, "Filler")
+    if self.hole_fill not in HOLE_FILLS:
+      raise ValueError(f"hole_fill must be one of {HOLE_FILLS}, got {self.hole_fill!r}")
     hole_map = hole_map.astype(image.dtype)
     x = image
+    if self.hole_fill == "pull_push":
+      holes = (_resize_hole_map(hole_map, height, width) > 0.5).astype(image.dtype)
+      x = first_guess = pull_push_fill(image, holes)
     if self.hole_map_input in ("input", "both"):
       x = jnp.concatenate([x, _resize_hole_map(hole_map, height, width)], axis=-1)
-    arch = dict(norm_pattern=self.norm_pattern, dtype=self.dtype)
+    arch = dict(norm_pattern=self.norm_pattern, dtype=self.dtype,
+                axis_name=self.batch_norm_axis_name)
     skips = _encode(
         x, train, num_downscales=self.num_downscales,
         base_width=self.base_width, **arch,
@@ -226,4 +258,9 @@ class Filler(nn.Module):
         x, skips, train, num_downscales=self.num_downscales,
         base_width=self.base_width, **arch,
     )
-    return jnp.tanh(_head(x, 3, self.dtype).astype(jnp.float32))
+    # With a first guess the correction starts at exactly zero.
+    painted = jnp.tanh(
+        _head(x, 3, self.dtype, zero_init=self.hole_fill == "pull_push").astype(jnp.float32))
+    if self.hole_fill == "pull_push":
+      return jnp.clip(first_guess.astype(jnp.float32) + painted, -1, 1)
+    return painted

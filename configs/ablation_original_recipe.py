@@ -1,0 +1,37 @@
+"""Ablation: the original's recipe on our working size (64 px, default widths).
+
+Everything the original did except its size: the 'seed' corruption (noise
+everywhere, (image + noise) / 2), the cell-resolution hole predictor trained
+first and frozen, the filler conditioned on its predictions at the bottleneck
+only, BatchNorm on even blocks, adversarial BCE with label noise and no
+reconstruction loss, no composite, Adam 1e-4 with stepwise decay. Compare with
+configs/default.py at the same step (README, "Ablation").
+"""
+
+from configs import default, seed
+
+
+def get_config():
+  """The original recipe at the default configuration's size and budget."""
+  config = default.get_config()
+  original = seed.get_config()
+  config.holes = original.holes
+  config.holes.blocks = dict(cell_size=8, probability=0.2)  # 2^k cells at k = 3.
+  config.train.recipe = "original"
+  config.train.filler_condition = "predicted"
+  config.loss.label_noise = original.loss.label_noise
+  config.optim = original.optim
+  for network in (config.hole_predictor, config.filler, config.discriminator):
+    network.norm_pattern = "even"
+  config.hole_predictor.output_resolution = "cells"
+  config.filler.hole_map_input = "bottleneck"
+  config.filler.hole_fill = "none"
+  # Predictor first (frozen afterwards), then the GAN; 800 steps in all by default.
+  config.train.num_train_steps = 800
+  config.train.hole_predictor_steps = 300
+  config.train.gan_start_step = 300
+  config.train.adversarial_start_step = 300
+  config.train.eval_every_steps = 800
+  config.train.checkpoint_every_steps = 400
+  config.eval.families = default.get_config().eval.families
+  return config

@@ -1,0 +1,39 @@
+"""Cloud TPU (v4-8 or v5e-8): 256 px, a wider model, bfloat16 compute.
+
+    python main.py --config=configs/tpu.py --workdir=gs://BUCKET/genfill/run1 \
+        --config.data.source=folder --config.data.train_dir=gs://BUCKET/images/train \
+        --config.data.test_dir=gs://BUCKET/images/test
+"""
+
+from configs import default
+
+
+def get_config():
+  """TPU configuration."""
+  config = default.get_config()
+  config.compute_dtype = "bfloat16"  # Convs in bfloat16; params, losses, BN stats float32.
+  config.data.image_size = 256
+  config.data.batch_size = 128  # 16 per chip on 8 chips.
+  config.data.num_workers = 8
+  config.data.crop_scale = (0.1, 1.0)
+  config.data.examples_per_photo = 1000
+  config.hole_predictor.num_downscales = 4
+  config.hole_predictor.base_width = 32
+  config.filler.num_downscales = 4
+  config.filler.num_res_blocks = 8
+  config.filler.base_width = 32
+  config.discriminator.num_downscales = 4
+  config.discriminator.num_res_blocks = 2
+  config.discriminator.base_width = 32
+  config.train.num_train_steps = 100_000
+  config.train.hole_predictor_steps = 100_000
+  config.train.adversarial_start_step = 5_000
+  config.train.log_every_steps = 100
+  config.train.eval_every_steps = 5_000
+  config.train.checkpoint_every_steps = 2_000
+  config.train.ema_decay = 0.999
+  for optim in (config.optim.filler, config.optim.discriminator, config.optim.hole_predictor):
+    optim.warmup_steps = 1_000
+    optim.decay_steps = 99_000
+  config.eval.num_examples = 512
+  return config

@@ -1,0 +1,40 @@
+"""Orbax checkpoints of the whole game in <workdir>/checkpoints."""
+
+import logging
+
+import orbax.checkpoint as ocp
+from etils import epath
+
+from genfill_jax.train_state import GanState
+
+
+def checkpoint_dir(workdir: str) -> epath.Path:
+  # Orbax needs an absolute path; resolve() leaves gs:// paths as they are.
+  return epath.Path(workdir).resolve() / "checkpoints"
+
+
+def create_manager(workdir: str, keep: int, read_only: bool = False) -> ocp.CheckpointManager:
+  """A CheckpointManager keeping the last `keep` steps (async saves, all hosts together)."""
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only,
+                                         read_only=read_only)
+  return ocp.CheckpointManager(checkpoint_dir(workdir), options=options)
+
+
+def save(manager: ocp.CheckpointManager, state: GanState) -> None:
+  """Saves `state` under its step (asynchronously; call wait_until_finished before exit)."""
+  step = int(state.step)
+  manager.save(step, args=ocp.args.StandardSave(state), force=True)
+  logging.info("checkpoint saved at step %d", step)
+
+
+def restore(manager: ocp.CheckpointManager, abstract_state: GanState,
+            step: int | None = None) -> GanState:
+  """Restores `step` (default the latest) onto the shardings of `abstract_state`."""
+  step = manager.latest_step() if step is None else step
+  if step is None:
+    raise FileNotFoundError(f"no checkpoint in {manager.directory}")
+  if step not in manager.all_steps():
+    raise FileNotFoundError(f"no checkpoint for step {step} in {manager.directory}; "
+                            f"available: {sorted(manager.all_steps())}")
+  logging.info("restoring checkpoint of step %d from %s", step, manager.directory)
+  return manager.restore(step, args=ocp.args.StandardRestore(abstract_state))

@@ -1,0 +1,36 @@
+"""Pull-push hole filling: a smooth first guess of the holes from the known pixels.
+
+Pull: average the known pixels (and their coverage) down a pyramid of 2x2
+cells. Push: from the coarsest level back up, keep each cell's known average in
+proportion to how much of it is known and take the rest from the bilinearly
+upsampled coarser estimate. Known pixels come back unchanged; holes get a
+smooth blend of the colours around them, a first guess the filler refines.
+"""
+
+import jax
+import jax.numpy as jnp
+
+
+def _pool(x: jax.Array) -> jax.Array:
+  batch, height, width, channels = x.shape
+  return x.reshape(batch, height // 2, 2, width // 2, 2, channels).mean(axis=(2, 4))
+
+
+def pull_push_fill(image: jax.Array, hole_mask: jax.Array) -> jax.Array:
+  """Fills hole pixels (hole_mask == 1) of an NHWC image from the known ones.
+
+  The pyramid halves H and W while both are even; a level with no known pixel
+  at all falls back to 0 (mid-grey).
+  """
+  known = 1.0 - hole_mask.astype(image.dtype)
+  values, weights = image * known, known
+  pyramid = [(values, weights)]
+  while values.shape[1] % 2 == 0 and values.shape[2] % 2 == 0 and min(values.shape[1:3]) > 1:
+    values, weights = _pool(values), _pool(weights)
+    pyramid.append((values, weights))
+  values, weights = pyramid[-1]
+  estimate = values / jnp.maximum(weights, 1e-6)
+  for values, weights in reversed(pyramid[:-1]):
+    upsampled = jax.image.resize(estimate, values.shape, method="linear")
+    estimate = values + (1.0 - weights) * upsampled
+  return estimate
