@@ -112,9 +112,11 @@ def get_config() -> ml_collections.ConfigDict:
   # original's 1/16 map alone cannot say which pixels to paint.
   config.filler = _network(3, 4, 16, "none")
   config.filler.hole_map_input = "both"  # 'bottleneck' (original), 'input' or 'both'.
-  # Holes start as a smooth pull-push fill of the known pixels; the network
-  # learns the correction, instead of painting from grey ('none', original).
-  config.filler.hole_fill = "pull_push"
+  # Holes start as a smooth harmonic fill of the known pixels (pull-push, then
+  # Jacobi sweeps); the network learns the correction, instead of painting from
+  # grey ('none', the original) or from the coarser 'pull_push' guess.
+  config.filler.hole_fill = "harmonic"
+  config.filler.harmonic_iterations = 200
 
   # A small PatchGAN without BatchNorm: large discriminators memorise small data.
   config.discriminator = _network(3, 1, 16, "none")

@@ -1,5 +1,6 @@
-"""Evaluation on the fixed stream: the filler (true and predicted mask), OpenCV's
-Telea and Navier-Stokes on exactly the same cases, and the hole predictor.
+"""Evaluation on the fixed stream: the filler (true and predicted mask), the
+harmonic fill alone, OpenCV's Telea and Navier-Stokes on exactly the same cases,
+and the hole predictor.
 
 Metrics, per mask family, on images in [0, 1]: masked PSNR (the error over the
 true hole pixels only), SSIM of the whole result (dm-pix), L1 in the holes; for
@@ -21,10 +22,13 @@ from PIL import Image
 
 from genfill_jax import losses, models, parallel
 from genfill_jax.data import loader
+from genfill_jax.models import pull_push
 from genfill_jax.train_state import GanState
 from genfill_jax.train_step import to_unit_range
 
-METHODS = ("filler", "filler_blind", "telea", "navier_stokes")
+# 'harmonic' is the filler's first guess alone (no network): what the learned
+# correction adds over it is the network's own contribution.
+METHODS = ("filler", "filler_blind", "harmonic", "telea", "navier_stokes")
 OPENCV_FLAGS = {"telea": cv2.INPAINT_TELEA, "navier_stokes": cv2.INPAINT_NS}
 OPENCV_RADIUS = 3
 
@@ -77,7 +81,9 @@ def _model_outputs(config, state: GanState, batch) -> dict[str, jax.Array]:
     # Blind: the predictor finds the noise, which is then treated as a hole.
     blind = fill(config, filler_variables, noisy * (1 - predicted), predicted, noisy)
   filled = fill(config, filler_variables, corrupted, mask, image)
-  return {"filler": filled, "filler_blind": blind, "predicted_mask": predicted}
+  harmonic = pull_push.harmonic_fill(image, mask, config.filler.get("harmonic_iterations", 200))
+  return {"filler": filled, "filler_blind": blind, "harmonic": harmonic,
+          "predicted_mask": predicted}
 
 
 def compile_model_outputs(config: ml_collections.ConfigDict):
@@ -129,7 +135,8 @@ def evaluate(config: ml_collections.ConfigDict, state: GanState, mesh,
       batch = _gather(batch)
       target = batch["image"].astype(np.float32) / 255
       mask = batch["mask"].astype(np.float32)
-      results_01 = {name: (outputs[name] + 1) / 2 for name in ("filler", "filler_blind")}
+      results_01 = {name: (outputs[name] + 1) / 2
+                    for name in ("filler", "filler_blind", "harmonic")}
       for method in ("telea", "navier_stokes"):
         results_01[method] = opencv_inpaint(batch["image"], batch["mask"],
                                             method).astype(np.float32) / 255

@@ -49,10 +49,10 @@ def _log_scalars(history, steps_done, seconds, batch_size, writer, bar):
               for name in history[-1][1]}
   averaged["images_per_second"] = steps_done * batch_size / max(seconds, 1e-9)
   writer.write(history[-1][0], averaged)
-  bar.set_postfix({name.split("/")[-1] if name.count("/") else name: f"{value:.3g}"
-                   for name, value in averaged.items()
-                   if name in ("filler/loss", "discriminator/loss", "hole_predictor/loss",
-                               "images_per_second")})
+  shown = {"filler/loss": "filler", "discriminator/loss": "disc",
+           "hole_predictor/loss": "holes", "images_per_second": "img/s"}
+  bar.set_postfix({label: f"{averaged[name]:.3g}" for name, label in shown.items()
+                   if name in averaged})
 
 
 def _evaluate_and_preview(config, state, mesh, workdir, writer, model_outputs) -> dict:

@@ -2,10 +2,12 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from configs import default, seed, tiny
 from genfill_jax import models
+from genfill_jax.models import pull_push
 
 
 def _init_and_apply(model, image_size, batch_size=2):
@@ -111,3 +113,30 @@ def test_unknown_settings_are_refused():
     _init_and_apply(models.Filler(2, 1, 4, hole_map_input="side"), 32)
   with pytest.raises(ValueError, match="output_resolution"):
     _init_and_apply(models.HolePredictor(2, 1, 4, output_resolution="half"), 32)
+
+
+def test_first_guesses_keep_known_pixels_and_fill_smoothly():
+  ramp = jnp.broadcast_to(jnp.linspace(-1, 1, 32)[None, None, :, None], (2, 32, 32, 3))
+  hole = jnp.zeros((2, 32, 32, 1)).at[:, 8:24, 10:22].set(1)
+  for fill in (pull_push.pull_push_fill(ramp, hole),
+               pull_push.harmonic_fill(ramp, hole, iterations=400)):
+    assert jnp.array_equal(fill * (1 - hole), ramp * (1 - hole))
+    assert float(jnp.max(jnp.abs(fill))) <= 1.0
+  # A linear ramp is harmonic: the Jacobi sweeps recover it inside the hole.
+  harmonic = pull_push.harmonic_fill(ramp, hole, iterations=400)
+  assert float(jnp.max(jnp.abs(harmonic - ramp))) < 0.01
+  pulled = pull_push.pull_push_fill(ramp, hole)
+  assert float(jnp.max(jnp.abs(pulled - ramp))) > float(jnp.max(jnp.abs(harmonic - ramp)))
+
+
+@pytest.mark.parametrize("hole_fill", ["pull_push", "harmonic"])
+def test_filler_with_a_first_guess_starts_from_it(hole_fill):
+  filler = models.Filler(2, 1, 4, hole_map_input="both", hole_fill=hole_fill,
+                         harmonic_iterations=50)
+  image = jax.random.uniform(jax.random.key(1), (2, 32, 32, 3), minval=-1)
+  hole = jnp.zeros((2, 32, 32, 1)).at[:, 4:20, 8:28].set(1)
+  variables = jax.jit(filler.init)(jax.random.key(0), image * (1 - hole), hole)
+  output = jax.jit(filler.apply)(variables, image * (1 - hole), hole)
+  guess = (pull_push.pull_push_fill(image, hole) if hole_fill == "pull_push"
+           else pull_push.harmonic_fill(image, hole, 50))
+  np.testing.assert_allclose(output, jnp.clip(guess, -1, 1), atol=1e-6)  # zero-initialised head

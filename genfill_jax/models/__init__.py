@@ -52,6 +52,7 @@ def create_models(config: ml_collections.ConfigDict,
       filler=Filler(
           hole_map_input=config.filler.hole_map_input,
           hole_fill=config.filler.hole_fill,
+          harmonic_iterations=config.filler.get("harmonic_iterations", 200),
           **_common(config.filler, dtype, batch_norm_axis_name),
       ),
       discriminator=Discriminator(**_common(config.discriminator, dtype, batch_norm_axis_name)),

@@ -15,11 +15,11 @@ import jax
 import jax.numpy as jnp
 
 from genfill_jax.models import blocks
-from genfill_jax.models.pull_push import pull_push_fill
+from genfill_jax.models.pull_push import harmonic_fill, pull_push_fill
 
 HOLE_PREDICTOR_OUTPUTS = ("cells", "full")
 HOLE_MAP_INPUTS = ("bottleneck", "input", "both")
-HOLE_FILLS = ("none", "pull_push")
+HOLE_FILLS = ("none", "pull_push", "harmonic")
 
 
 def _encode(x, train, *, num_downscales, base_width, norm_pattern, dtype, axis_name):
@@ -201,9 +201,10 @@ class Filler(nn.Module):
       concatenated to the encoder output at 1/2^k resolution), 'input' (a
       fourth, full-resolution input channel) or 'both'.
     hole_fill: 'none' (the original: the network sees the corrupted image and
-      paints every pixel) or 'pull_push' (holes are first filled smoothly
-      from the known pixels, see `pull_push.py`, and the network predicts a
-      correction: output = clip(first guess + tanh(head), -1, 1)).
+      paints every pixel), 'pull_push' or 'harmonic' (holes are first filled
+      smoothly from the known pixels, see `pull_push.py`, and the network
+      predicts a correction: output = clip(first guess + tanh(head), -1, 1)).
+    harmonic_iterations: Jacobi sweeps of the 'harmonic' first guess.
   """
 
   num_downscales: int = 4
@@ -212,6 +213,7 @@ class Filler(nn.Module):
   norm_pattern: str = "even"
   hole_map_input: str = "bottleneck"
   hole_fill: str = "none"
+  harmonic_iterations: int = 200
   dtype: Any = jnp.float32
   batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
@@ -238,9 +240,13 @@ class Filler(nn.Module):
       raise ValueError(f"hole_fill must be one of {HOLE_FILLS}, got {self.hole_fill!r}")
     hole_map = hole_map.astype(image.dtype)
     x = image
-    if self.hole_fill == "pull_push":
+    if self.hole_fill != "none":
       holes = (_resize_hole_map(hole_map, height, width) > 0.5).astype(image.dtype)
-      x = first_guess = pull_push_fill(image, holes)
+      if self.hole_fill == "pull_push":
+        first_guess = pull_push_fill(image, holes)
+      else:
+        first_guess = harmonic_fill(image, holes, self.harmonic_iterations)
+      x = first_guess = jax.lax.stop_gradient(first_guess)
     if self.hole_map_input in ("input", "both"):
       x = jnp.concatenate([x, _resize_hole_map(hole_map, height, width)], axis=-1)
     arch = dict(norm_pattern=self.norm_pattern, dtype=self.dtype,
@@ -260,7 +266,7 @@ class Filler(nn.Module):
     )
     # With a first guess the correction starts at exactly zero.
     painted = jnp.tanh(
-        _head(x, 3, self.dtype, zero_init=self.hole_fill == "pull_push").astype(jnp.float32))
-    if self.hole_fill == "pull_push":
+        _head(x, 3, self.dtype, zero_init=self.hole_fill != "none").astype(jnp.float32))
+    if self.hole_fill != "none":
       return jnp.clip(first_guess.astype(jnp.float32) + painted, -1, 1)
     return painted
