@@ -104,23 +104,15 @@ class NumpyLoader:
       yield {name: value.numpy() for name, value in batch.items()}
 
 
-def _train_source(data: ml_collections.ConfigDict):
+def _source(data: ml_collections.ConfigDict, split: str):
+  """The 'train' or 'test' image source named by config.data."""
   if data.source == "builtin":
-    return sources.BuiltinSource(data.builtin_train_photos), data.examples_per_photo
+    return sources.BuiltinSource(data[f"builtin_{split}_photos"])
   if data.source == "folder":
-    if not data.train_dir:
-      raise ValueError("config.data.train_dir is empty but config.data.source='folder'")
-    return sources.FolderSource(data.train_dir), 1
-  raise ValueError(f"config.data.source must be 'builtin' or 'folder', got {data.source!r}")
-
-
-def _eval_source(data: ml_collections.ConfigDict):
-  if data.source == "builtin":
-    return sources.BuiltinSource(data.builtin_test_photos)
-  if data.source == "folder":
-    if not data.test_dir:
-      raise ValueError("config.data.test_dir is empty but config.data.source='folder'")
-    return sources.FolderSource(data.test_dir)
+    directory = data[f"{split}_dir"]
+    if not directory:
+      raise ValueError(f"config.data.{split}_dir is empty but config.data.source='folder'")
+    return sources.FolderSource(directory)
   raise ValueError(f"config.data.source must be 'builtin' or 'folder', got {data.source!r}")
 
 
@@ -136,7 +128,9 @@ def create_train_loader(config: ml_collections.ConfigDict, start_step: int = 0,
   process_index = jax.process_index() if process_index is None else process_index
   process_count = jax.process_count() if process_count is None else process_count
   check_batch_size(data.batch_size, jax.device_count())
-  source, examples_per_image = _train_source(data)
+  source = _source(data, "train")
+  # Built-in photos are few: each gives several random crops per epoch.
+  examples_per_image = data.examples_per_photo if data.source == "builtin" else 1
   dataset = datasets.InpaintingDataset(source, config, train=True,
                                        examples_per_image=examples_per_image)
   if len(dataset) < data.batch_size:
@@ -188,7 +182,7 @@ def create_eval_loader(config: ml_collections.ConfigDict, family: str,
                      f"expected one of {holes.FAMILIES}")
   process_index = jax.process_index() if process_index is None else process_index
   process_count = jax.process_count() if process_count is None else process_count
-  source = _eval_source(config.data)
+  source = _source(config.data, "test")
   dataset = datasets.InpaintingDataset(source, config, train=False)
   sampler = EvalBatchSampler(
       config.eval.num_examples, len(source), config.data.batch_size, config.eval.seed, family,
