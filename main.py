@@ -15,7 +15,13 @@ _WORKDIR = flags.DEFINE_string(
     "training: a new runs/<timestamp>.")
 _MODE = flags.DEFINE_enum(
     "mode", "train", ["summary", "train", "eval", "inpaint"],
-    "summary: parameter counts and layers; train: train or resume in --workdir.")
+    "summary: parameter counts and layers; train: train or resume in --workdir; "
+    "eval: evaluate a checkpoint of --workdir; inpaint: fill --input into --output.")
+_INPUT = flags.DEFINE_string("input", None, "--mode=inpaint: an image or a folder of images.")
+_OUTPUT = flags.DEFINE_string("output", None, "--mode=inpaint: folder for the results.")
+_MASK = flags.DEFINE_string(
+    "mask", None, "--mode=inpaint: a mask image (white = hole), or for a folder of images "
+    "a folder of masks with the same names. Without it the hole predictor finds the holes.")
 
 
 def main(argv):
@@ -43,9 +49,18 @@ def main(argv):
       raise app.UsageError("--mode=eval needs --workdir (a run with checkpoints)")
     evaluate.evaluate_checkpoint(config, _WORKDIR.value)
     return
-  print(f"--mode={_MODE.value} is not implemented yet; train, eval and summary are.",
-        file=sys.stderr)
-  sys.exit(2)
+  from genfill_jax import inpaint_files  # noqa: PLC0415
+
+  # The model's config comes from the run itself (<workdir>/config.json).
+  if not (_WORKDIR.value and _INPUT.value and _OUTPUT.value):
+    raise app.UsageError("--mode=inpaint needs --workdir, --input and --output")
+  try:
+    written = inpaint_files.inpaint_files(_WORKDIR.value, _INPUT.value, _OUTPUT.value,
+                                          _MASK.value)
+  except inpaint_files.InputError as error:
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(2)
+  print(f"wrote {len(written)} files to {_OUTPUT.value}")
 
 
 if __name__ == "__main__":

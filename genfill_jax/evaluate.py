@@ -121,11 +121,11 @@ def evaluate(config: ml_collections.ConfigDict, state: GanState, mesh,
 
   results[family][method] = {'psnr', 'ssim', 'l1'} (means over images) and
   results[family]['hole_predictor'] = {'iou', 'precision', 'recall'};
-  preview: arrays of the first batch of the first family for `save_preview`.
+  previews[family]: arrays of the family's first batch for `save_preview`.
   Pass `model_outputs` from `compile_model_outputs` to avoid recompiling.
   """
   model_outputs = model_outputs or compile_model_outputs(config)
-  results, preview = {}, None
+  results, previews = {}, {}
   for family in families or config.eval.families:
     per_image = {method: [] for method in METHODS}
     overlap = predicted_total = true_total = 0.0
@@ -147,9 +147,11 @@ def evaluate(config: ml_collections.ConfigDict, state: GanState, mesh,
       overlap += float(np.sum(predicted * mask))
       predicted_total += float(np.sum(predicted))
       true_total += float(np.sum(mask))
-      if preview is None:
-        preview = {"corrupted": batch["corrupted"], "predicted_mask": predicted,
-                   "output": results_01["filler"], "image": batch["image"], "family": family}
+      if family not in previews:
+        previews[family] = {"corrupted": batch["corrupted"], "predicted_mask": predicted,
+                            "image": batch["image"],
+                            **{method: results_01[method]
+                               for method in ("filler", "telea", "navier_stokes")}}
     results[family] = {
         method: {name: float(np.mean(np.concatenate([m[name] for m in metrics])))
                  for name in ("psnr", "ssim", "l1")}
@@ -160,7 +162,7 @@ def evaluate(config: ml_collections.ConfigDict, state: GanState, mesh,
         "precision": overlap / max(predicted_total, 1),
         "recall": overlap / max(true_total, 1),
     }
-  return results, preview
+  return results, previews
 
 
 def flatten_results(results: dict) -> dict[str, float]:
@@ -185,11 +187,15 @@ def format_table(results: dict) -> str:
 
 
 def save_preview(preview: dict, path: epath.Path, rows: int) -> None:
-  """PNG grid, one example per row: corrupted | predicted mask | output | ground truth."""
+  """PNG grid, one example per row.
+
+  Columns: corrupted | predicted mask | filler | Telea | Navier-Stokes | ground truth.
+  """
   rows = min(rows, len(preview["image"]))
   mask_rgb = np.repeat(preview["predicted_mask"][:rows] * 255, 3, axis=-1)
-  columns = [preview["corrupted"][:rows], mask_rgb,
-             np.clip(preview["output"][:rows] * 255 + 0.5, 0, 255), preview["image"][:rows]]
+  filled = [np.clip(preview[method][:rows] * 255 + 0.5, 0, 255)
+            for method in ("filler", "telea", "navier_stokes")]
+  columns = [preview["corrupted"][:rows], mask_rgb, *filled, preview["image"][:rows]]
   grid = np.concatenate([np.concatenate(list(column), axis=0) for column in columns], axis=1)
   path.parent.mkdir(parents=True, exist_ok=True)
   with path.open("wb") as stream:
@@ -201,7 +207,8 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict
 
   Restores config.eval.step (-1: the latest) onto this machine's devices,
   whatever device count trained it, then writes
-  <workdir>/eval/step_<N>/metrics.json and preview.png and prints the table.
+  <workdir>/eval/step_<N>/metrics.json and preview_<family>.png (one grid per
+  mask family) and prints the table.
   """
   from genfill_jax import checkpoint, train_state  # noqa: PLC0415 (avoids an import cycle)
 
@@ -209,12 +216,13 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict
   manager = checkpoint.create_manager(workdir, keep=1, read_only=True)
   step = None if config.eval.step < 0 else config.eval.step
   state = checkpoint.restore(manager, train_state.abstract_train_state(config, mesh), step)
-  results, preview = evaluate(config, state, mesh)
+  results, previews = evaluate(config, state, mesh)
   step = int(state.step)
   if jax.process_index() == 0:
     out = epath.Path(workdir) / "eval" / f"step_{step}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps({"step": step, "results": results}, indent=2))
-    save_preview(preview, out / "preview.png", config.eval.preview_examples)
+    for family, preview in previews.items():
+      save_preview(preview, out / f"preview_{family}.png", config.eval.preview_examples)
     print(f"evaluation of step {step} ({workdir}):\n{format_table(results)}")
   return results

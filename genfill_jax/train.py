@@ -57,10 +57,11 @@ def _log_scalars(history, steps_done, seconds, batch_size, writer, bar):
 
 def _evaluate_and_preview(config, state, mesh, workdir, writer, model_outputs) -> dict:
   step = int(state.step)
-  results, preview = evaluate.evaluate(config, state, mesh, model_outputs=model_outputs)
+  results, previews = evaluate.evaluate(config, state, mesh, model_outputs=model_outputs)
   writer.write(step, evaluate.flatten_results(results))
   if jax.process_index() == 0:
-    evaluate.save_preview(preview, epath.Path(workdir) / "previews" / f"step_{step:07d}.png",
+    first_family = next(iter(previews.values()))  # one grid per evaluation while training
+    evaluate.save_preview(first_family, epath.Path(workdir) / "previews" / f"step_{step:07d}.png",
                           config.eval.preview_examples)
     tqdm.tqdm.write(f"evaluation at step {step}:\n{evaluate.format_table(results)}")
   return results

@@ -34,9 +34,3 @@ def test_config_fields_can_be_overridden_on_the_command_line():
                  "--config.filler.num_res_blocks=3")
   assert result.returncode == 0, result.stderr
   assert "res_blocks_2" in result.stdout.split("filler:")[1].split("discriminator:")[0]
-
-
-def test_modes_that_have_not_landed_say_so():
-  result = _main("--config=configs/tiny.py", "--mode=inpaint")
-  assert result.returncode == 2
-  assert "--mode=inpaint is not implemented yet" in result.stderr

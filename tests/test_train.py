@@ -44,7 +44,7 @@ def test_training_writes_checkpoints_and_a_rerun_resumes(tmp_path):
   evaluated = evaluate.evaluate_checkpoint(_tiny(6), workdir)  # --mode=eval
   written = json.loads((tmp_path / "run" / "eval" / "step_6" / "metrics.json").read_text())
   assert written["step"] == 6 and written["results"] == evaluated
-  assert (tmp_path / "run" / "eval" / "step_6" / "preview.png").is_file()
+  assert (tmp_path / "run" / "eval" / "step_6" / "preview_box.png").is_file()
 
 
 def _run_steps(config, devices, num_steps):

@@ -1,0 +1,183 @@
+"""Evaluation and inpainting from the checkpoints of a tiny trained run."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from configs import tiny
+from genfill_jax import evaluate, inpaint_files, train
+from genfill_jax.inpaint import Inpainter
+
+ROOT = Path(__file__).resolve().parents[1]
+ALL_FAMILIES = ("blocks", "box", "thin", "medium", "thick")
+
+
+def _config():
+  config = tiny.get_config()
+  config.train.num_train_steps = 2
+  config.eval.families = ALL_FAMILIES
+  return config
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("run")
+  train.train_and_evaluate(_config(), str(workdir))
+  return workdir
+
+
+def _main(*args, device_count=8):
+  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={device_count}")
+  return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True,
+                        text=True, timeout=300, env=env)
+
+
+def _photo(height, width, seed):
+  rng = np.random.default_rng(seed)
+  # Smooth colours plus texture: something like a photo, not flat noise.
+  y, x = np.mgrid[0:height, 0:width]
+  base = np.stack([x / width, y / height, (x + y) / (width + height)], axis=-1) * 200
+  return np.clip(base + rng.integers(0, 40, (height, width, 3)), 0, 255).astype(np.uint8)
+
+
+def _mask(height, width):
+  mask = np.zeros((height, width), bool)
+  mask[height // 4: height // 2, width // 3: width // 2] = True
+  return mask
+
+
+def _save(array, path):
+  Image.fromarray(array).save(path)
+  return path
+
+
+def test_eval_on_another_device_count_writes_every_family_and_method(run):
+  overrides = ["--config.train.num_train_steps=2",
+               f"--config.eval.families=({','.join(repr(f) for f in ALL_FAMILIES)},)"]
+  result = _main("--config=configs/tiny.py", f"--workdir={run}", "--mode=eval", *overrides,
+                 device_count=2)  # trained on 8 devices
+  assert result.returncode == 0, result.stderr
+  written = json.loads((run / "eval" / "step_2" / "metrics.json").read_text())
+  assert written["step"] == 2
+  assert set(written["results"]) == set(ALL_FAMILIES)
+  for family in ALL_FAMILIES:
+    methods = written["results"][family]
+    assert set(methods) == set(evaluate.METHODS) | {"hole_predictor"}
+    for method in evaluate.METHODS:
+      assert np.isfinite(methods[method]["psnr"]) and 0 <= methods[method]["ssim"] <= 1
+    assert 0 <= methods["hole_predictor"]["iou"] <= 1
+  for family in ALL_FAMILIES:
+    grid = np.asarray(Image.open(run / "eval" / "step_2" / f"preview_{family}.png"))
+    assert grid.shape == (4 * 32, 6 * 32, 3)  # 4 examples x 6 columns of 32 px
+  assert "navier_stokes" in result.stdout and "hole predictor" in result.stdout
+
+
+def test_the_api_keeps_known_pixels_at_any_size_and_compiles_once_per_shape(run):
+  inpainter = Inpainter.from_workdir(str(run))
+  assert inpainter.step == 2
+  image = _photo(37, 50, seed=0)  # not a multiple of 8: padded and cropped back
+  mask = _mask(37, 50)
+  result, used = inpainter(image, mask)
+  assert result.shape == image.shape and result.dtype == np.uint8
+  np.testing.assert_array_equal(used, mask)
+  np.testing.assert_array_equal(result[~mask], image[~mask])
+  assert np.any(result[mask] != image[mask])  # the holes were painted
+
+  again, _ = inpainter(_photo(37, 50, seed=1), mask)
+  assert inpainter._fill._cache_size() == 1  # same shape: no new compilation
+  assert again.shape == (37, 50, 3)
+
+  blind_result, found = inpainter(image)
+  assert found.shape == (37, 50) and found.dtype == bool
+  np.testing.assert_array_equal(blind_result[~found], image[~found])
+
+
+def test_the_api_refuses_wrong_arrays(run):
+  inpainter = Inpainter.from_workdir(str(run))
+  with pytest.raises(ValueError, match="uint8 \\(H, W, 3\\)"):
+    inpainter(np.zeros((8, 8), np.uint8))
+  with pytest.raises(ValueError, match="does not match the image"):
+    inpainter(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 9), bool))
+
+
+def test_inpaint_cli_on_folders_with_and_without_masks(run, tmp_path):
+  images, masks = tmp_path / "images", tmp_path / "masks"
+  images.mkdir()
+  masks.mkdir()
+  originals = {"a": _photo(40, 40, 0), "b": _photo(24, 61, 1)}
+  for name, array in originals.items():
+    _save(array, images / f"{name}.png")
+    _save(_mask(*array.shape[:2]).astype(np.uint8) * 255, masks / f"{name}.png")
+  (images / "notes.txt").write_text("not an image, and not an image extension: ignored")
+
+  result = _main(f"--workdir={run}", "--mode=inpaint", f"--input={images}",
+                 f"--output={tmp_path / 'given'}", f"--mask={masks}")
+  assert result.returncode == 0, result.stderr
+  assert sorted(p.name for p in (tmp_path / "given").iterdir()) == ["a.png", "b.png"]
+  for name, original in originals.items():
+    filled = np.asarray(Image.open(tmp_path / "given" / f"{name}.png"))
+    known = ~_mask(*original.shape[:2])
+    np.testing.assert_array_equal(filled[known], original[known])
+
+  result = _main(f"--workdir={run}", "--mode=inpaint", f"--input={images}",
+                 f"--output={tmp_path / 'blind'}")
+  assert result.returncode == 0, result.stderr
+  assert sorted(p.name for p in (tmp_path / "blind").iterdir()) == [
+      "a.png", "a_mask.png", "b.png", "b_mask.png"]
+  for name, original in originals.items():
+    found = np.asarray(Image.open(tmp_path / "blind" / f"{name}_mask.png")) > 127
+    filled = np.asarray(Image.open(tmp_path / "blind" / f"{name}.png"))
+    assert found.shape == original.shape[:2]
+    np.testing.assert_array_equal(filled[~found], original[~found])
+
+
+def test_inpaint_cli_bad_input_exits_2_with_one_line(run, tmp_path):
+  image = _save(_photo(32, 32, 0), tmp_path / "photo.png")
+  output = tmp_path / "out"
+  result = _main(f"--workdir={tmp_path / 'no_run'}", "--mode=inpaint", f"--input={image}",
+                 f"--output={output}")
+  assert result.returncode == 2
+  lines = result.stderr.strip().splitlines()
+  assert lines[-1].startswith("error: ") and "config.json" in lines[-1]
+  assert not output.exists()
+
+
+def _bad_cases(run, tmp_path):
+  image = _save(_photo(32, 32, 0), tmp_path / "photo.png")
+  small_mask = _save(np.zeros((16, 32), np.uint8), tmp_path / "small_mask.png")
+  text = tmp_path / "fake.png"
+  text.write_text("this is not a PNG")
+  empty = tmp_path / "empty"
+  empty.mkdir()
+  checkpointless = tmp_path / "checkpointless"
+  checkpointless.mkdir()
+  (checkpointless / "config.json").write_text((run / "config.json").read_text())
+  return {
+      "mask size": (dict(input_path=image, mask_path=small_mask), "small_mask.png",
+                    "expected the size of photo.png, 32x32"),
+      "not an image": (dict(input_path=text), "fake.png", "not a readable image"),
+      "empty folder": (dict(input_path=empty), "empty", "holds no images"),
+      "no checkpoint": (dict(input_path=image, workdir=checkpointless), "checkpointless",
+                        "no checkpoint"),
+  }
+
+
+@pytest.mark.parametrize("case", ["mask size", "not an image", "empty folder", "no checkpoint"])
+def test_bad_inputs_name_the_file_and_write_nothing(run, tmp_path, case):
+  arguments, names, expected = _bad_cases(run, tmp_path)[case]
+  output = tmp_path / "out"
+  output.mkdir()
+  (output / "earlier.png").write_bytes(b"kept")
+  with pytest.raises(inpaint_files.InputError) as error:
+    inpaint_files.inpaint_files(
+        str(arguments.pop("workdir", run)), str(arguments.pop("input_path")), str(output),
+        **{key: str(value) for key, value in arguments.items()})
+  message = str(error.value)
+  assert names in message and expected in message and "\n" not in message
+  assert [p.name for p in output.iterdir()] == ["earlier.png"]
