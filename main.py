@@ -34,13 +34,17 @@ def main(argv):
     print(summary.summarize(config))
     return
   if _MODE.value == "train":
-    from genfill_jax import train  # noqa: PLC0415 (keeps summary mode light)
+    from genfill_jax import config_checks, train  # noqa: PLC0415 (keeps summary mode light)
 
     parallel.maybe_initialize_distributed(config)
     workdir = _WORKDIR.value or f"runs/{datetime.datetime.now():%Y%m%d-%H%M%S}"
     logging.info("workdir: %s", workdir)
     print(f"workdir: {workdir}", flush=True)
-    train.train_and_evaluate(config, workdir)
+    try:
+      train.train_and_evaluate(config, workdir)
+    except config_checks.ConfigError as error:
+      print(f"error: {error}", file=sys.stderr)
+      sys.exit(2)
     return
   if _MODE.value == "eval":
     from genfill_jax import evaluate  # noqa: PLC0415

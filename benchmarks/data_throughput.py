@@ -7,7 +7,6 @@ Worker start-up and the first batches are excluded (warm-up); the figure is the
 steady rate of the main process receiving NumPy batches.
 """
 
-import importlib
 import json
 import sys
 import time
@@ -17,6 +16,7 @@ import ml_collections
 from absl import app, flags
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import load_config  # noqa: E402
 from genfill_jax.data import loader  # noqa: E402
 
 _CONFIGS = flags.DEFINE_list("configs", ["configs/default.py", "configs/seed.py"],
@@ -25,12 +25,6 @@ _WORKERS = flags.DEFINE_list("workers", ["0", "1", "2"], "DataLoader worker coun
 _BATCHES = flags.DEFINE_integer("batches", 30, "Timed batches per measurement.")
 _WARMUP = flags.DEFINE_integer("warmup", 5, "Untimed batches first.")
 _JSON = flags.DEFINE_string("json", None, "Write the figures here as JSON.")
-
-
-def load_config(path: str) -> ml_collections.ConfigDict:
-  """get_config() of a file in configs/, e.g. 'configs/seed.py'."""
-  module = Path(path).with_suffix("").as_posix().replace("/", ".")
-  return importlib.import_module(module).get_config()
 
 
 def measure(config: ml_collections.ConfigDict, num_workers: int, batches: int,

@@ -202,13 +202,24 @@ def save_preview(preview: dict, path: epath.Path, rows: int) -> None:
     Image.fromarray(grid.astype(np.uint8)).save(stream, format="PNG")
 
 
+def _size_suffix(config: ml_collections.ConfigDict, workdir: str) -> str:
+  """'' at the run's training size, '_<size>px' when evaluated at another size."""
+  run_config = epath.Path(workdir) / "config.json"
+  if not run_config.exists():
+    return ""
+  trained_size = json.loads(run_config.read_text())["data"]["image_size"]
+  size = config.data.image_size
+  return "" if size == trained_size else f"_{size}px"
+
+
 def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """--mode=eval: restores a checkpoint of `workdir` and evaluates it.
 
   Restores config.eval.step (-1: the latest) onto this machine's devices,
   whatever device count trained it, then writes
   <workdir>/eval/step_<N>/metrics.json and preview_<family>.png (one grid per
-  mask family) and prints the table.
+  mask family) and prints the table. Evaluated at another image size than the
+  run trained at (config.data.image_size), the folder is step_<N>_<size>px.
   """
   from genfill_jax import checkpoint, train_state  # noqa: PLC0415 (avoids an import cycle)
 
@@ -219,7 +230,7 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict
   results, previews = evaluate(config, state, mesh)
   step = int(state.step)
   if jax.process_index() == 0:
-    out = epath.Path(workdir) / "eval" / f"step_{step}"
+    out = epath.Path(workdir) / "eval" / f"step_{step}{_size_suffix(config, workdir)}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps({"step": step, "results": results}, indent=2))
     for family, preview in previews.items():

@@ -6,13 +6,13 @@ folder as it was.
 """
 
 import dataclasses
-import io
 
 import numpy as np
 from etils import epath
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from tqdm import tqdm
 
+from genfill_jax.data import sources
 from genfill_jax.data.sources import IMAGE_EXTENSIONS, to_rgb_uint8
 from genfill_jax.inpaint import DEFAULT_MAX_PIXELS, Inpainter
 
@@ -29,12 +29,9 @@ class Job:
 
 def _open(path: epath.Path) -> Image.Image:
   try:
-    with path.open("rb") as stream:
-      image = Image.open(io.BytesIO(stream.read()))
-      image.load()
-  except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-    raise InputError(f"{path}: not a readable image ({error})") from error
-  return image
+    return sources.read_image_file(path)
+  except sources.UnreadableImage as error:
+    raise InputError(str(error)) from error
 
 
 def read_image(path: epath.Path) -> np.ndarray:

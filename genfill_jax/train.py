@@ -9,28 +9,21 @@ import numpy as np
 import tqdm
 from etils import epath
 
-from genfill_jax import checkpoint, evaluate, metric_writer, parallel, train_state, train_step
+from genfill_jax import (
+  checkpoint,
+  config_checks,
+  evaluate,
+  metric_writer,
+  parallel,
+  preemption,
+  train_state,
+  train_step,
+)
 from genfill_jax.data import loader
 
 
 class NonFiniteLossError(FloatingPointError):
   """A loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-def validate_config(config: ml_collections.ConfigDict, device_count: int) -> None:
-  """Refuses, before anything compiles, settings that cannot work (naming the field)."""
-  train = config.train
-  for field in ("num_train_steps", "log_every_steps", "eval_every_steps",
-                "checkpoint_every_steps", "keep_checkpoints"):
-    if train[field] <= 0:
-      raise ValueError(f"config.train.{field} must be positive, got {train[field]}")
-  if train.recipe not in train_step.RECIPES:
-    raise ValueError(f"config.train.recipe must be one of {train_step.RECIPES}, "
-                     f"got {train.recipe!r}")
-  if train.filler_condition not in ("true_mask", "predicted"):
-    raise ValueError("config.train.filler_condition must be 'true_mask' or 'predicted', "
-                     f"got {train.filler_condition!r}")
-  loader.check_batch_size(config.data.batch_size, device_count)
 
 
 def _check_finite(history: list[tuple[int, dict]]) -> None:
@@ -70,7 +63,7 @@ def _evaluate_and_preview(config, state, mesh, workdir, writer, model_outputs) -
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> train_state.GanState:
   """Trains (or resumes training) in `workdir`; returns the final state."""
   mesh = parallel.create_mesh()
-  validate_config(config, mesh.size)
+  config_checks.validate_config(config, mesh.size)
   workdir_path = epath.Path(workdir)
   if jax.process_index() == 0:
     workdir_path.mkdir(parents=True, exist_ok=True)
@@ -90,37 +83,44 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> train
   window_start, steps_in_window = time.perf_counter(), 0
   bar = tqdm.tqdm(total=num_steps, initial=start_step, desc="train", unit="step",
                   disable=jax.process_index() != 0, dynamic_ncols=True)
-  try:
-    for step in range(start_step, num_steps):
-      phase = train_step.phase_at(config, step)
-      key = tuple(sorted(phase.items()))
-      if key not in compiled_steps:
-        compiled_steps[key] = train_step.make_train_step(config, mesh, phase)
-      batch = parallel.shard_batch(next(data), mesh)
-      state, metrics = compiled_steps[key](state, batch)
-      history.append((step + 1, metrics))
-      steps_in_window += 1
-      bar.update(1)
-      done = step + 1
-      at_log = done % config.train.log_every_steps == 0 or done == num_steps
-      at_checkpoint = done % config.train.checkpoint_every_steps == 0 or done == num_steps
-      if at_log or at_checkpoint:
-        _check_finite(history)  # before anything is saved: never checkpoint a NaN
-        _log_scalars(history, steps_in_window, time.perf_counter() - window_start,
-                     config.data.batch_size, writer, bar)
-        history, window_start, steps_in_window = [], time.perf_counter(), 0
-      if at_checkpoint:
-        checkpoint.save(manager, state)
-      if done % config.train.eval_every_steps == 0 or done == num_steps:
-        results = _evaluate_and_preview(config, state, mesh, workdir, writer,
-                                        eval_outputs)
-        if jax.process_index() == 0:
-          (workdir_path / "eval_results.json").write_text(
-              json.dumps({"step": done, "results": results}, indent=2))
-        window_start, steps_in_window = time.perf_counter(), 0
-  finally:
-    bar.close()
-    manager.wait_until_finished()
-    manager.close()
-    writer.close()
+  with preemption.watch_for_preemption():
+    try:
+      for step in range(start_step, num_steps):
+        phase = train_step.phase_at(config, step)
+        key = tuple(sorted(phase.items()))
+        if key not in compiled_steps:
+          compiled_steps[key] = train_step.make_train_step(config, mesh, phase)
+        batch = parallel.shard_batch(next(data), mesh)
+        state, metrics = compiled_steps[key](state, batch)
+        history.append((step + 1, metrics))
+        steps_in_window += 1
+        bar.update(1)
+        done = step + 1
+        at_log = done % config.train.log_every_steps == 0 or done == num_steps
+        at_checkpoint = done % config.train.checkpoint_every_steps == 0 or done == num_steps
+        preempted = preemption.reached(done)  # every host calls it every step
+        at_checkpoint = at_checkpoint or preempted
+        if at_log or at_checkpoint:
+          _check_finite(history)  # before anything is saved: never checkpoint a NaN
+          _log_scalars(history, steps_in_window, time.perf_counter() - window_start,
+                       config.data.batch_size, writer, bar)
+          history, window_start, steps_in_window = [], time.perf_counter(), 0
+        if at_checkpoint:
+          checkpoint.save(manager, state)
+        if preempted:
+          tqdm.tqdm.write(f"SIGTERM: checkpoint of step {done} saved, stopping; rerun the "
+                          "same command to continue")
+          break
+        if done % config.train.eval_every_steps == 0 or done == num_steps:
+          results = _evaluate_and_preview(config, state, mesh, workdir, writer,
+                                          eval_outputs)
+          if jax.process_index() == 0:
+            (workdir_path / "eval_results.json").write_text(
+                json.dumps({"step": done, "results": results}, indent=2))
+          window_start, steps_in_window = time.perf_counter(), 0
+    finally:
+      bar.close()
+      manager.wait_until_finished()
+      manager.close()
+      writer.close()
   return state

@@ -125,20 +125,36 @@ def _discriminator_update(config, built, state, corrupted, image, mask, fake, rn
   return _update(player, grads, updates["batch_stats"]), metrics
 
 
-def _filler_update(config, built, state, corrupted, hole_map, image, mask, adversarial):
-  player, critic = state.filler, state.discriminator
+def _filler_forward(config, built, filler: PlayerState, corrupted, hole_map, image, mask):
+  """The filler's one forward pass of a step, with its VJP for the update later.
+
+  Returns ((raw output, candidate for D), vjp_fn, BatchNorm updates). The
+  discriminator's update uses the candidate and the filler's gradients are
+  pulled back through the same pass, so the filler runs forward once per step.
+  """
+  def forward(params):
+    output, candidate, updates = _fill(config, built, filler, params, corrupted, hole_map,
+                                       image, mask)
+    return (output, candidate), updates
+
+  return jax.vjp(forward, filler.params, has_aux=True)
+
+
+def _filler_update(config, built, state, outputs, filler_vjp, bn_updates, corrupted, image,
+                   mask, adversarial):
+  """Updates the filler from the loss of its outputs, pulled back through `filler_vjp`."""
+  critic = state.discriminator
   patches = losses.hole_patches(mask, 2**config.discriminator.num_downscales)
   weights = config.loss
 
-  def loss_fn(params):
-    output, candidate, updates = _fill(config, built, player, params, corrupted, hole_map,
-                                       image, mask)
+  def loss_fn(outputs):
+    output, candidate = outputs
     metrics = {}
     if config.train.recipe == "original":
       fake_logits, _ = _discriminate(built, critic, critic.params, critic.batch_stats,
                                      corrupted, candidate)
       loss = losses.original_generator(fake_logits)
-      return loss, (updates, {"filler/loss": loss})
+      return loss, {"filler/loss": loss}
     hole_l1, known_l1 = losses.l1_in_holes_and_known(output, image, mask)
     loss = weights.l1_hole * hole_l1 + weights.l1_known * known_l1
     metrics.update({"filler/l1_hole": hole_l1, "filler/l1_known": known_l1})
@@ -153,10 +169,11 @@ def _filler_update(config, built, state, corrupted, hole_map, image, mask, adver
       metrics.update({"filler/adversarial": adversarial_loss,
                       "filler/feature_matching": matching})
     metrics["filler/loss"] = loss
-    return loss, (updates, metrics)
+    return loss, metrics
 
-  (_, (updates, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(player.params)
-  return _update(player, grads, updates["batch_stats"]), metrics
+  (_, metrics), output_grads = jax.value_and_grad(loss_fn, has_aux=True)(outputs)
+  (grads,) = filler_vjp(output_grads)
+  return _update(state.filler, grads, bn_updates["batch_stats"]), metrics
 
 
 def _per_device_step(config, phase, state: GanState, batch) -> tuple[GanState, dict]:
@@ -175,15 +192,16 @@ def _per_device_step(config, phase, state: GanState, batch) -> tuple[GanState, d
     metrics.update(player_metrics)
   if phase["gan"]:
     hole_map = _filler_condition(config, built, state, corrupted, mask)
+    outputs, filler_vjp, bn_updates = _filler_forward(config, built, state.filler, corrupted,
+                                                      hole_map, image, mask)
     if phase["adversarial"]:
-      _, fake, _ = _fill(config, built, state.filler, state.filler.params, corrupted,
-                         hole_map, image, mask)
       new["discriminator"], player_metrics = _discriminator_update(
-          config, built, state, corrupted, image, mask, fake, rng)
+          config, built, state, corrupted, image, mask, outputs[1], rng)
       metrics.update(player_metrics)
       state = state.replace(discriminator=new["discriminator"])
-    new["filler"], player_metrics = _filler_update(config, built, state, corrupted, hole_map,
-                                                   image, mask, phase["adversarial"])
+    new["filler"], player_metrics = _filler_update(
+        config, built, state, outputs, filler_vjp, bn_updates, corrupted, image, mask,
+        phase["adversarial"])
     metrics.update(player_metrics)
     decay = config.train.ema_decay
     new["filler_ema_params"] = optax.incremental_update(

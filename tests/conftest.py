@@ -1,6 +1,7 @@
 """Test set-up: 8 simulated CPU devices, and a run with skipped tests fails."""
 
 import os
+import tempfile
 
 # Must happen before JAX is imported anywhere, so the multi-device tests see 8.
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
@@ -9,6 +10,13 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # minutes to a suite that initialises many small models; the 'rbg' generator
 # compiles ten times faster. Only the random bits differ, not the code paths.
 os.environ.setdefault("JAX_DEFAULT_PRNG_IMPL", "rbg")
+# Many tests train the same tiny config, in this process and in subprocesses
+# (which inherit the environment): a persistent compilation cache, fresh for
+# each session, compiles each distinct program once.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      tempfile.mkdtemp(prefix="genfill_jax_test_compile_cache_"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 
 def pytest_sessionfinish(session, exitstatus):

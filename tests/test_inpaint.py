@@ -181,3 +181,58 @@ def test_bad_inputs_name_the_file_and_write_nothing(run, tmp_path, case):
   message = str(error.value)
   assert names in message and expected in message and "\n" not in message
   assert [p.name for p in output.iterdir()] == ["earlier.png"]
+
+
+def _hostile_files(folder: Path) -> dict[str, tuple[Path, tuple[int, int] | None]]:
+  """name -> (file, expected (H, W) of the result, or None if it must be refused)."""
+  files = {}
+  sixteen = (np.arange(12 * 20, dtype=np.uint16).reshape(12, 20) * 270)
+  files["16-bit gray PNG"] = (_save(sixteen, folder / "sixteen.png"), (12, 20))
+  Image.new("CMYK", (20, 12), (10, 200, 30, 5)).save(folder / "cmyk.jpg")
+  files["CMYK JPEG"] = (folder / "cmyk.jpg", (12, 20))
+  exif = Image.Exif()
+  exif[0x0112] = 6  # orientation: rotate 90 degrees to display
+  Image.fromarray(_photo(12, 20, 3)).save(folder / "rotated.jpg", exif=exif)
+  files["EXIF-rotated JPEG"] = (folder / "rotated.jpg", (20, 12))
+  files["1 x 1 image"] = (_save(_photo(1, 1, 4), folder / "dot.png"), (1, 1))
+  rgba = np.concatenate([_photo(12, 20, 5), np.full((12, 20, 1), 128, np.uint8)], axis=-1)
+  files["RGBA with alpha"] = (_save(rgba, folder / "alpha.png"), (12, 20))
+  (folder / "empty.png").write_bytes(b"")
+  files["zero-byte file"] = (folder / "empty.png", None)
+  return files
+
+
+@pytest.mark.parametrize("case", ["16-bit gray PNG", "CMYK JPEG", "EXIF-rotated JPEG",
+                                  "1 x 1 image", "RGBA with alpha", "zero-byte file"])
+def test_hostile_images_work_or_are_refused(run, tmp_path, case):
+  path, expected = _hostile_files(tmp_path)[case]
+  output = tmp_path / "out"
+  if expected is None:
+    with pytest.raises(inpaint_files.InputError, match=f"{path.name}: not a readable image"):
+      inpaint_files.inpaint_files(str(run), str(path), str(output))
+    assert not output.exists()
+    return
+  inpaint_files.inpaint_files(str(run), str(path), str(output))
+  result = np.asarray(Image.open(output / f"{path.stem}.png"))
+  found = np.asarray(Image.open(output / f"{path.stem}_mask.png")) > 127
+  assert result.shape == (*expected, 3) and found.shape == expected
+  source = inpaint_files.read_image(path)
+  np.testing.assert_array_equal(result[~found], source[~found])
+
+
+def test_hostile_pixel_values_are_converted_sensibly(tmp_path):
+  files = _hostile_files(tmp_path)
+  sixteen = inpaint_files.read_image(files["16-bit gray PNG"][0])
+  expected = (np.arange(12 * 20).reshape(12, 20) * 270) >> 8
+  np.testing.assert_array_equal(sixteen[..., 0], expected)  # the top byte, not clipped
+  alpha = inpaint_files.read_image(files["RGBA with alpha"][0])
+  # Half-transparent over white: halfway between the colour and 255.
+  colour = _photo(12, 20, 5).astype(int)
+  assert np.abs(alpha.astype(int) - (colour + 255) / 2).max() <= 1.5
+
+
+def test_an_image_over_the_pixel_limit_is_refused(run, tmp_path):
+  image = _save(_photo(40, 50, 0), tmp_path / "big.png")
+  with pytest.raises(inpaint_files.InputError, match="big.png: 50x40 pixels is over the limit"):
+    inpaint_files.inpaint_files(str(run), str(image), str(tmp_path / "out"), max_pixels=1000)
+  assert not (tmp_path / "out").exists()

@@ -34,3 +34,13 @@ def test_config_fields_can_be_overridden_on_the_command_line():
                  "--config.filler.num_res_blocks=3")
   assert result.returncode == 0, result.stderr
   assert "res_blocks_2" in result.stdout.split("filler:")[1].split("discriminator:")[0]
+
+
+def test_a_bad_config_field_is_one_line_and_exit_code_2(tmp_path):
+  result = _main("--config=configs/tiny.py", "--mode=train", f"--workdir={tmp_path / 'run'}",
+                 "--config.data.image_size=36")
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1] == (
+      "error: config.data.image_size=36 must be a positive multiple of 8 "
+      "(config.hole_predictor.num_downscales=2 needs it)")
+  assert not (tmp_path / "run").exists()

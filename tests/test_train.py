@@ -119,6 +119,12 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, 
     ("train.checkpoint_every_steps", -5, "config.train.checkpoint_every_steps must be positive"),
     ("train.recipe", "magic", "config.train.recipe must be one of"),
     ("data.batch_size", 12, "config.data.batch_size=12 must be a positive multiple"),
+    ("data.image_size", 36, "config.data.image_size=36 must be a positive multiple of 8"),
+    ("holes.corruption", "fog", "config.holes.corruption must be one of"),
+    ("holes.weights", {"blocks": 1.0, "clouds": 1.0},
+     "config.holes.weights\\['clouds'\\] must be one of"),
+    ("eval.families", ("box", "clouds"), "config.eval.families must be one of"),
+    ("data.source", "folder", "config.data.train_dir='' is not a directory"),
 ])
 def test_bad_settings_are_refused_before_compiling(tmp_path, field, value, message):
   config = _tiny()

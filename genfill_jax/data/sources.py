@@ -26,9 +26,36 @@ class UnreadableImage(Exception):
   """An image file that cannot be decoded."""
 
 
+def read_image_file(path: epath.Path) -> Image.Image:
+  """Decodes an image file fully; UnreadableImage (naming the path) if it cannot be.
+
+  Truncated, empty and non-image files fail here, and so do images beyond PIL's
+  decompression-bomb limit (about 179M pixels).
+  """
+  try:
+    with path.open("rb") as stream, warnings.catch_warnings():
+      warnings.simplefilter("error", Image.DecompressionBombWarning)
+      image = Image.open(stream)
+      image.load()  # decodes now, so that truncated files fail here
+      return image
+  except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
+          Image.DecompressionBombError) as error:
+    raise UnreadableImage(f"{path}: not a readable image ({error})") from error
+
+
+def _to_8_bit(image: Image.Image) -> Image.Image:
+  """16-bit and 32-bit gray ('I;16', 'I') to 8 bits by their top byte; float clipped."""
+  if image.mode.startswith("I"):
+    values = np.asarray(image).astype(np.uint32) >> 8
+    return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
+  if image.mode == "F":
+    return Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8), "L")
+  return image
+
+
 def to_rgb_uint8(image: Image.Image) -> np.ndarray:
-  """Any PIL image (gray, palette, RGBA, CMYK, EXIF-rotated) as RGB uint8 (H, W, 3)."""
-  image = ImageOps.exif_transpose(image)
+  """Any PIL image (gray, 16-bit, palette, RGBA, CMYK, EXIF-rotated) as RGB uint8 (H, W, 3)."""
+  image = _to_8_bit(ImageOps.exif_transpose(image))
   if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
     # Transparent pixels become white rather than whatever colour they hid.
     image = image.convert("RGBA")
@@ -72,16 +99,7 @@ class FolderSource:
     return len(self.files)
 
   def load(self, index: int) -> np.ndarray:
-    path = self.files[index]
-    try:
-      with path.open("rb") as stream, warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        image = Image.open(stream)
-        image.load()  # decodes now, so that truncated files fail here
-        return to_rgb_uint8(image)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError) as error:
-      raise UnreadableImage(f"{path}: {error}") from error
+    return to_rgb_uint8(read_image_file(self.files[index]))
 
 
 class BuiltinSource:

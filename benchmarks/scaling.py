@@ -1,0 +1,85 @@
+"""Train-step time on 1, 2, 4 and 8 simulated CPU devices at a fixed per-device batch.
+
+    python benchmarks/scaling.py [--config=configs/default.py] [--per_device_batch=2]
+        [--devices=1,2,4,8] [--steps=6] [--json=PATH]
+
+Simulated devices (XLA's host platform split into 8) share this machine's cores,
+so this measures the overhead of the data-parallel step (collectives, sync
+BatchNorm, per-device programs), not a speed-up. For each device count: the
+median ms of the all-players step on a cached real batch, images/s, and the
+losses after --steps steps from the same initial state on the training stream
+(the global batch grows with the device count, so the losses differ slightly).
+"""
+
+import os
+
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                           + " --xla_force_host_platform_device_count=8")
+
+import json  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import jax  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import load_config  # noqa: E402
+from genfill_jax import parallel, train_state, train_step  # noqa: E402
+from genfill_jax.data import loader  # noqa: E402
+
+_CONFIG = flags.DEFINE_string("config", "configs/default.py", "Config file.")
+_PER_DEVICE = flags.DEFINE_integer("per_device_batch", 2, "Examples per device.")
+_DEVICES = flags.DEFINE_list("devices", ["1", "2", "4", "8"], "Device counts.")
+_STEPS = flags.DEFINE_integer("steps", 6, "Steps timed (after 2 warm-up steps).")
+_JSON = flags.DEFINE_string("json", None, "Write the figures here as JSON.")
+
+ALL_PLAYERS = {"hole_predictor": True, "gan": True, "adversarial": True}
+
+
+def measure(path: str, devices: int, per_device: int, steps: int) -> dict:
+  """Median step time and the losses after `steps` steps on `devices` devices."""
+  config = load_config(path)
+  config.data.batch_size = per_device * devices
+  config.data.num_workers = 0
+  mesh = parallel.create_mesh(jax.devices()[:devices])
+  step_fn = train_step.make_train_step(config, mesh, ALL_PLAYERS)
+  batches = [parallel.shard_batch(batch, mesh) for batch, _ in
+             zip(loader.create_train_loader(config), range(steps + 2), strict=False)]
+  state = train_state.init_train_state(config, mesh)
+  times = []
+  for index, batch in enumerate(batches):
+    start = time.perf_counter()
+    state, metrics = step_fn(state, batch)
+    jax.block_until_ready(metrics)
+    if index >= 2:  # the first steps compile
+      times.append((time.perf_counter() - start) * 1e3)
+  milliseconds = statistics.median(times)
+  losses = {name: round(float(value), 4) for name, value in jax.device_get(metrics).items()
+            if name.endswith("/loss")}
+  return dict(devices=devices, global_batch=config.data.batch_size,
+              ms_per_step=round(milliseconds, 1),
+              images_per_second=round(config.data.batch_size / milliseconds * 1e3, 1),
+              losses_after_steps=losses)
+
+
+def main(argv):
+  del argv
+  print(f"{_CONFIG.value}, {_PER_DEVICE.value} examples per device, "
+        f"{os.cpu_count()} CPU cores shared by all simulated devices")
+  print(f"{'devices':>7} {'batch':>5} {'ms/step':>9} {'img/s':>7}  losses after "
+        f"{_STEPS.value + 2} steps")
+  rows = []
+  for devices in map(int, _DEVICES.value):
+    row = measure(_CONFIG.value, devices, _PER_DEVICE.value, _STEPS.value)
+    rows.append(row)
+    print(f"{devices:>7} {row['global_batch']:>5} {row['ms_per_step']:>9.1f} "
+          f"{row['images_per_second']:>7.1f}  {row['losses_after_steps']}", flush=True)
+  if _JSON.value:
+    Path(_JSON.value).write_text(json.dumps(dict(config=_CONFIG.value, rows=rows), indent=2))
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,186 @@
+"""ms per train step (all three players) in JAX and in the original's PyTorch step.
+
+    python benchmarks/train_step.py [--config=configs/seed.py] [--runs=5] [--json=PATH]
+        [--peak_tflops=T]
+
+For each config (default: tiny, default and seed): the compiled JAX step of the
+full GAN phase (hole predictor, discriminator and filler updated) on a cached
+real batch, after warm-up, median of --runs; then, in the same process, a PyTorch
+implementation of the original's step at the same size (the reference networks
+of tests/torch_reference.py, the original's losses: predictor BCE on cells, D
+BCE with label noise 0.05, G BCE; Adam as in the original) and the ratio.
+Achieved FLOP/s come from XLA's cost analysis of the compiled step, as a fraction
+of the machine's peak (estimated from /proc/cpuinfo on a CPU, or --peak_tflops).
+
+For configs of our recipe the two steps do different work (ours adds L1,
+feature matching, R1, the harmonic first guess); the seed config is the
+like-for-like comparison.
+"""
+
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import torch
+from absl import app, flags
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.common import load_config  # noqa: E402
+from genfill_jax import parallel, train_state, train_step  # noqa: E402
+from genfill_jax.data import loader  # noqa: E402
+from tests import torch_reference  # noqa: E402
+
+_CONFIG = flags.DEFINE_list(
+    "config", ["configs/tiny.py", "configs/default.py", "configs/seed.py"],
+    "Config file(s) to measure.")
+_RUNS = flags.DEFINE_integer("runs", 5, "Timed steps per measurement (the median is reported).")
+_WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps first (compilation, caches).")
+_JSON = flags.DEFINE_string("json", None, "Write the figures here as JSON.")
+_PEAK = flags.DEFINE_float("peak_tflops", 0.0, "Peak float32 TFLOP/s of the machine "
+                           "(0: estimate for a CPU from /proc/cpuinfo).")
+_TORCH = flags.DEFINE_bool("torch", True, "Also time the PyTorch reference step.")
+
+ALL_PLAYERS = {"hole_predictor": True, "gan": True, "adversarial": True}
+
+
+def cpu_peak_flops() -> float:
+  """Float32 FLOP/s of this CPU: cores x clock x FMA lanes (AVX-512: 64, AVX2+FMA: 32)."""
+  info = Path("/proc/cpuinfo").read_text()
+  megahertz = max(float(line.split(":")[1]) for line in info.splitlines()
+                  if line.startswith("cpu MHz"))
+  flags_line = next(line for line in info.splitlines() if line.startswith("flags"))
+  per_cycle = 64 if "avx512f" in flags_line else 32 if "fma" in flags_line else 8
+  return os.cpu_count() * megahertz * 1e6 * per_cycle
+
+
+def _median_ms(step, warmup, runs) -> float:
+  for _ in range(warmup):
+    step()
+  times = []
+  for _ in range(runs):
+    start = time.perf_counter()
+    step()
+    times.append((time.perf_counter() - start) * 1e3)
+  return statistics.median(times)
+
+
+def time_jax_step(config, batch, warmup, runs) -> tuple[float, float]:
+  """(median ms per step, FLOPs per step) of the compiled all-players step."""
+  mesh = parallel.create_mesh()
+  state = train_state.init_train_state(config, mesh)
+  sharded = parallel.shard_batch(batch, mesh)
+  step_fn = train_step.make_train_step(config, mesh, ALL_PLAYERS)
+  compiled = step_fn.lower(state, sharded).compile()
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, list) else cost
+  flops = float(cost.get("flops", 0.0)) * jax.device_count()  # per-device program
+  holder = {"state": state}
+
+  def one_step():
+    holder["state"], metrics = compiled(holder["state"], sharded)
+    jax.block_until_ready(metrics)
+
+  return _median_ms(one_step, warmup, runs), flops
+
+
+def _torch_models(config):
+  def net(section, cls, **kwargs):
+    return cls(section.num_downscales, section.num_res_blocks, section.base_width, **kwargs)
+  predictor = net(config.hole_predictor, torch_reference.HolePredictorModel, sigmoid=False)
+  filler = net(config.filler, torch_reference.FillerModel)
+  discriminator = net(config.discriminator, torch_reference.Discriminator)
+  return predictor, filler, discriminator
+
+
+def time_torch_step(config, batch, warmup, runs) -> float:
+  """Median ms of the original's PyTorch step (predictor, D, G) at `config`'s size."""
+  torch.manual_seed(0)
+  torch.set_num_threads(os.cpu_count())
+  predictor, filler, discriminator = _torch_models(config)
+  adam = lambda model, b1: torch.optim.Adam(model.parameters(), 1e-4, betas=(b1, 0.999))  # noqa: E731
+  optimizers = adam(predictor, 0.9), adam(filler, 0.5), adam(discriminator, 0.5)
+  to_nchw = lambda name: torch.from_numpy(  # noqa: E731
+      batch[name].astype(np.float32) / 127.5 - 1).permute(0, 3, 1, 2).contiguous()
+  image, corrupted, noisy = to_nchw("image"), to_nchw("corrupted"), to_nchw("noisy")
+  cell = 2**config.hole_predictor.num_downscales
+  mask = torch.from_numpy(batch["mask"].astype(np.float32)).permute(0, 3, 1, 2)
+  cells = (torch.nn.functional.avg_pool2d(mask, cell) > 0.5).float()
+  bce = torch.nn.functional.binary_cross_entropy_with_logits
+  label_noise = 0.05
+
+  def one_step():
+    predictor_optimizer, filler_optimizer, discriminator_optimizer = optimizers
+    predictor_optimizer.zero_grad()
+    bce(predictor(noisy), cells).backward()
+    predictor_optimizer.step()
+    with torch.no_grad():
+      predictor.eval()
+      hole_cells = torch.sigmoid(predictor(corrupted))
+      predictor.train()
+    fake = filler(corrupted, hole_cells)
+    discriminator_optimizer.zero_grad()
+    real_logits = discriminator(corrupted, image)
+    fake_logits = discriminator(corrupted, fake.detach())
+    loss = (bce(real_logits, 1 - label_noise * torch.rand_like(real_logits))
+            + bce(fake_logits, label_noise * torch.rand_like(fake_logits)))
+    loss.backward()
+    discriminator_optimizer.step()
+    filler_optimizer.zero_grad()
+    generated_logits = discriminator(corrupted, fake)
+    bce(generated_logits, torch.ones_like(generated_logits)).backward()
+    filler_optimizer.step()
+
+  return _median_ms(one_step, warmup, runs)
+
+
+def measure(path: str, warmup: int, runs: int, peak: float, with_torch: bool) -> dict:
+  """One config's row: JAX and PyTorch ms/step, images/s, FLOP/s and their ratios."""
+  config = load_config(path)
+  config.data.num_workers = 0
+  batch = next(iter(loader.create_train_loader(config)))
+  images = config.data.batch_size
+  jax_ms, flops = time_jax_step(config, batch, warmup, runs)
+  row = dict(config=path, image_size=config.data.image_size, images_per_step=images,
+             backend=jax.default_backend(), devices=jax.device_count(),
+             jax_ms_per_step=round(jax_ms, 2), jax_images_per_second=round(
+                 images / jax_ms * 1e3, 2),
+             flops_per_step=flops, achieved_tflops=round(flops / jax_ms / 1e9, 4),
+             fraction_of_peak=round(flops / (jax_ms / 1e3) / peak, 4))
+  if with_torch:
+    torch_ms = time_torch_step(config, batch, warmup, runs)
+    row.update(torch_ms_per_step=round(torch_ms, 2),
+               torch_images_per_second=round(images / torch_ms * 1e3, 2),
+               jax_over_torch_time=round(jax_ms / torch_ms, 3))
+  return row
+
+
+def main(argv):
+  del argv
+  peak = _PEAK.value * 1e12 or cpu_peak_flops()
+  print(f"backend {jax.default_backend()}, {jax.device_count()} device(s), "
+        f"peak {peak / 1e12:.3f} TFLOP/s float32", flush=True)
+  print(f"{'config':<22} {'px':>4} {'batch':>5} {'JAX ms':>9} {'torch ms':>9} "
+        f"{'JAX/torch':>9} {'JAX img/s':>9} {'TFLOP/s':>8} {'of peak':>8}", flush=True)
+  rows = []
+  for path in _CONFIG.value:
+    row = measure(path, _WARMUP.value, _RUNS.value, peak, _TORCH.value)
+    rows.append(row)
+    print(f"{path:<22} {row['image_size']:>4} {row['images_per_step']:>5} "
+          f"{row['jax_ms_per_step']:>9.1f} {row.get('torch_ms_per_step', float('nan')):>9.1f} "
+          f"{row.get('jax_over_torch_time', float('nan')):>9.3f} "
+          f"{row['jax_images_per_second']:>9.1f} {row['achieved_tflops']:>8.4f} "
+          f"{row['fraction_of_peak']:>8.2%}", flush=True)
+  if _JSON.value:
+    payload = dict(rows[0], peak_flops=peak) if len(rows) == 1 else dict(rows=rows,
+                                                                          peak_flops=peak)
+    Path(_JSON.value).write_text(json.dumps(payload, indent=2))
+
+
+if __name__ == "__main__":
+  app.run(main)
