@@ -42,12 +42,17 @@ ALL_PLAYERS = {"hole_predictor": True, "gan": True, "adversarial": True}
 def measure(path: str, devices: int, per_device: int, steps: int) -> dict:
   """Median step time and the losses after `steps` steps on `devices` devices."""
   config = load_config(path)
-  config.data.batch_size = per_device * devices
   config.data.num_workers = 0
+  # The loader splits its batch over all 8 devices: draw 8 per-device batches
+  # and keep the first `devices` of them.
+  config.data.batch_size = per_device * jax.device_count()
+  stream = loader.create_train_loader(config)
+  config.data.batch_size = per_device * devices
   mesh = parallel.create_mesh(jax.devices()[:devices])
   step_fn = train_step.make_train_step(config, mesh, ALL_PLAYERS)
-  batches = [parallel.shard_batch(batch, mesh) for batch, _ in
-             zip(loader.create_train_loader(config), range(steps + 2), strict=False)]
+  batches = [parallel.shard_batch({name: value[:config.data.batch_size]
+                                   for name, value in batch.items()}, mesh)
+             for batch, _ in zip(stream, range(steps + 2), strict=False)]
   state = train_state.init_train_state(config, mesh)
   times = []
   for index, batch in enumerate(batches):
