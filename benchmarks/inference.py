@@ -12,7 +12,6 @@ that first call is reported apart).
 """
 
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import skimage.data
 from absl import app, flags
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import median_ms  # noqa: E402
 from genfill_jax.data import holes  # noqa: E402
 from genfill_jax.evaluate import OPENCV_FLAGS, OPENCV_RADIUS  # noqa: E402
 from genfill_jax.inpaint import Inpainter  # noqa: E402
@@ -31,15 +31,6 @@ _WORKDIR = flags.DEFINE_string("workdir", "runs/default_2400", "A trained run.")
 _SIZES = flags.DEFINE_list("sizes", ["64", "256", "512"], "Square image sizes (px).")
 _RUNS = flags.DEFINE_integer("runs", 5, "Timed calls per measurement (median reported).")
 _JSON = flags.DEFINE_string("json", None, "Write the figures here as JSON.")
-
-
-def _median_ms(call, runs) -> float:
-  times = []
-  for _ in range(runs):
-    start = time.perf_counter()
-    call()
-    times.append((time.perf_counter() - start) * 1e3)
-  return statistics.median(times)
 
 
 def case(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -58,11 +49,11 @@ def measure(inpainter: Inpainter, size: int, runs: int) -> dict:
   inpainter(image)  # compiles the blind path
   row = dict(size=size, hole_fraction=round(float(mask.mean()), 3),
              first_call_ms=round(first_call, 1),
-             inpainter_ms=round(_median_ms(lambda: inpainter(image, mask), runs), 2),
-             inpainter_blind_ms=round(_median_ms(lambda: inpainter(image), runs), 2))
+             inpainter_ms=round(median_ms(lambda: inpainter(image, mask), runs), 2),
+             inpainter_blind_ms=round(median_ms(lambda: inpainter(image), runs), 2))
   mask_u8 = mask.astype(np.uint8) * 255
   for method, flag in OPENCV_FLAGS.items():
-    row[f"{method}_ms"] = round(_median_ms(
+    row[f"{method}_ms"] = round(median_ms(
         lambda flag=flag: cv2.inpaint(image, mask_u8, OPENCV_RADIUS, flag), runs), 2)
   return row
 

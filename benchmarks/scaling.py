@@ -26,7 +26,7 @@ import jax  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import load_config  # noqa: E402
+from benchmarks.common import ALL_PLAYERS, load_config  # noqa: E402
 from genfill_jax import parallel, train_state, train_step  # noqa: E402
 from genfill_jax.data import loader  # noqa: E402
 
@@ -35,9 +35,6 @@ _PER_DEVICE = flags.DEFINE_integer("per_device_batch", 2, "Examples per device."
 _DEVICES = flags.DEFINE_list("devices", ["1", "2", "4", "8"], "Device counts.")
 _STEPS = flags.DEFINE_integer("steps", 6, "Steps timed (after 2 warm-up steps).")
 _JSON = flags.DEFINE_string("json", None, "Write the figures here as JSON.")
-
-ALL_PLAYERS = {"hole_predictor": True, "gan": True, "adversarial": True}
-
 
 def measure(path: str, devices: int, per_device: int, steps: int) -> dict:
   """Median step time and the losses after `steps` steps on `devices` devices."""

@@ -19,9 +19,7 @@ like-for-like comparison.
 
 import json
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -31,7 +29,7 @@ from absl import app, flags
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import load_config  # noqa: E402
+from benchmarks.common import ALL_PLAYERS, load_config, median_ms  # noqa: E402
 from genfill_jax import parallel, train_state, train_step  # noqa: E402
 from genfill_jax.data import loader  # noqa: E402
 from tests import torch_reference  # noqa: E402
@@ -46,9 +44,6 @@ _PEAK = flags.DEFINE_float("peak_tflops", 0.0, "Peak float32 TFLOP/s of the mach
                            "(0: estimate for a CPU from /proc/cpuinfo).")
 _TORCH = flags.DEFINE_bool("torch", True, "Also time the PyTorch reference step.")
 
-ALL_PLAYERS = {"hole_predictor": True, "gan": True, "adversarial": True}
-
-
 def cpu_peak_flops() -> float:
   """Float32 FLOP/s of this CPU: cores x clock x FMA lanes (AVX-512: 64, AVX2+FMA: 32)."""
   info = Path("/proc/cpuinfo").read_text()
@@ -57,17 +52,6 @@ def cpu_peak_flops() -> float:
   flags_line = next(line for line in info.splitlines() if line.startswith("flags"))
   per_cycle = 64 if "avx512f" in flags_line else 32 if "fma" in flags_line else 8
   return os.cpu_count() * megahertz * 1e6 * per_cycle
-
-
-def _median_ms(step, warmup, runs) -> float:
-  for _ in range(warmup):
-    step()
-  times = []
-  for _ in range(runs):
-    start = time.perf_counter()
-    step()
-    times.append((time.perf_counter() - start) * 1e3)
-  return statistics.median(times)
 
 
 def time_jax_step(config, batch, warmup, runs) -> tuple[float, float]:
@@ -86,7 +70,7 @@ def time_jax_step(config, batch, warmup, runs) -> tuple[float, float]:
     holder["state"], metrics = compiled(holder["state"], sharded)
     jax.block_until_ready(metrics)
 
-  return _median_ms(one_step, warmup, runs), flops
+  return median_ms(one_step, runs, warmup), flops
 
 
 def _torch_models(config):
@@ -136,7 +120,7 @@ def time_torch_step(config, batch, warmup, runs) -> float:
     bce(generated_logits, torch.ones_like(generated_logits)).backward()
     filler_optimizer.step()
 
-  return _median_ms(one_step, warmup, runs)
+  return median_ms(one_step, runs, warmup)
 
 
 def measure(path: str, warmup: int, runs: int, peak: float, with_torch: bool) -> dict:
