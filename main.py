@@ -14,14 +14,21 @@ _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Run directory (checkpoints, logs; local or gs://). Default for "
     "training: a new runs/<timestamp>.")
 _MODE = flags.DEFINE_enum(
-    "mode", "train", ["summary", "train", "eval", "inpaint"],
+    "mode", "train", ["summary", "train", "eval", "inpaint", "serve"],
     "summary: parameter counts and layers; train: train or resume in --workdir; "
-    "eval: evaluate a checkpoint of --workdir; inpaint: fill --input into --output.")
+    "eval: evaluate a checkpoint of --workdir; inpaint: fill --input into --output; "
+    "serve: a web page for inpainting by drawing, backed by --workdir.")
 _INPUT = flags.DEFINE_string("input", None, "--mode=inpaint: an image or a folder of images.")
 _OUTPUT = flags.DEFINE_string("output", None, "--mode=inpaint: folder for the results.")
 _MASK = flags.DEFINE_string(
     "mask", None, "--mode=inpaint: a mask image (white = hole), or for a folder of images "
     "a folder of masks with the same names. Without it the hole predictor finds the holes.")
+_HOST = flags.DEFINE_string(
+    "host", "127.0.0.1", "--mode=serve: address to bind; 0.0.0.0 exposes the page to "
+    "the network.")
+_PORT = flags.DEFINE_integer("port", 8080, "--mode=serve: TCP port (0: any free port).")
+_MAX_UPLOAD_MB = flags.DEFINE_float(
+    "max_upload_mb", 20, "--mode=serve: larger uploads are refused with HTTP 413.")
 
 
 def main(argv):
@@ -52,6 +59,13 @@ def main(argv):
     if not _WORKDIR.value:
       raise app.UsageError("--mode=eval needs --workdir (a run with checkpoints)")
     evaluate.evaluate_checkpoint(config, _WORKDIR.value)
+    return
+  if _MODE.value == "serve":
+    from genfill_jax import serve  # noqa: PLC0415
+
+    if not _WORKDIR.value:
+      raise app.UsageError("--mode=serve needs --workdir (a trained run)")
+    serve.serve(_WORKDIR.value, _HOST.value, _PORT.value, _MAX_UPLOAD_MB.value)
     return
   from genfill_jax import inpaint_files  # noqa: PLC0415
 

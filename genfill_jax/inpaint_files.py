@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 from etils import epath
-from PIL import Image, ImageOps
+from PIL import Image
 from tqdm import tqdm
 
 from genfill_jax.data import sources
@@ -41,8 +41,7 @@ def read_image(path: epath.Path) -> np.ndarray:
 
 def read_mask(path: epath.Path) -> np.ndarray:
   """A mask image as bool (H, W): white (> 127 in gray) is a hole."""
-  image = ImageOps.exif_transpose(_open(path))
-  return np.asarray(image.convert("L")) > 127
+  return sources.to_hole_mask(_open(path))
 
 
 def _images_in(folder: epath.Path) -> list[epath.Path]:

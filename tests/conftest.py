@@ -18,6 +18,22 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
+import pytest  # noqa: E402 (after the environment above)
+
+
+@pytest.fixture(scope="session")
+def tiny_trained_run(tmp_path_factory):
+  """A run of configs/tiny.py trained for 2 steps on 8 devices, every family evaluated."""
+  from configs import tiny  # noqa: PLC0415 (imports JAX)
+  from genfill_jax import train  # noqa: PLC0415
+
+  config = tiny.get_config()
+  config.train.num_train_steps = 2
+  config.eval.families = ("blocks", "box", "thin", "medium", "thick")
+  workdir = tmp_path_factory.mktemp("tiny_trained_run")
+  train.train_and_evaluate(config, str(workdir))
+  return workdir
+
 
 def pytest_sessionfinish(session, exitstatus):
   """A skipped check is a defect: turn a green run with skips into a failure."""

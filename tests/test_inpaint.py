@@ -10,26 +10,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from configs import tiny
-from genfill_jax import evaluate, inpaint_files, train
+from genfill_jax import evaluate, inpaint_files
 from genfill_jax.inpaint import Inpainter
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL_FAMILIES = ("blocks", "box", "thin", "medium", "thick")
 
 
-def _config():
-  config = tiny.get_config()
-  config.train.num_train_steps = 2
-  config.eval.families = ALL_FAMILIES
-  return config
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-  workdir = tmp_path_factory.mktemp("run")
-  train.train_and_evaluate(_config(), str(workdir))
-  return workdir
+@pytest.fixture
+def run(tiny_trained_run):
+  return tiny_trained_run
 
 
 def _main(*args, device_count=8):

@@ -6,6 +6,7 @@ may fail to load (a folder's truncated file); `load` raises `UnreadableImage`.
 
 import warnings
 from collections.abc import Sequence
+from typing import BinaryIO
 
 import numpy as np
 from etils import epath
@@ -32,15 +33,26 @@ def read_image_file(path: epath.Path) -> Image.Image:
   Truncated, empty and non-image files fail here, and so do images beyond PIL's
   decompression-bomb limit (about 179M pixels).
   """
+  with path.open("rb") as stream:
+    return decode_image(stream, str(path))
+
+
+def decode_image(stream: BinaryIO, name: str) -> Image.Image:
+  """Decodes an image from a binary stream fully, as `read_image_file` does a file.
+
+  name: how the error message refers to the stream (a path, an upload).
+  """
   try:
-    with path.open("rb") as stream, warnings.catch_warnings():
+    with warnings.catch_warnings():
       warnings.simplefilter("error", Image.DecompressionBombWarning)
       image = Image.open(stream)
       image.load()  # decodes now, so that truncated files fail here
       return image
+  except Image.UnidentifiedImageError as error:  # its text names the stream object, not `name`
+    raise UnreadableImage(f"{name}: not a readable image (unknown format)") from error
   except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
           Image.DecompressionBombError) as error:
-    raise UnreadableImage(f"{path}: not a readable image ({error})") from error
+    raise UnreadableImage(f"{name}: not a readable image ({error})") from error
 
 
 def _to_8_bit(image: Image.Image) -> Image.Image:
@@ -62,6 +74,11 @@ def to_rgb_uint8(image: Image.Image) -> np.ndarray:
     background = Image.new("RGBA", image.size, (255, 255, 255, 255))
     image = Image.alpha_composite(background, image)
   return np.array(image.convert("RGB"), dtype=np.uint8)  # a writable copy, for torch
+
+
+def to_hole_mask(image: Image.Image) -> np.ndarray:
+  """A mask image as bool (H, W): white (> 127 in gray) is a hole; EXIF orientation kept."""
+  return np.asarray(_to_8_bit(ImageOps.exif_transpose(image)).convert("L")) > 127
 
 
 def _walk_images(directory: epath.Path):
