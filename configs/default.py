@@ -107,6 +107,9 @@ def get_config() -> ml_collections.ConfigDict:
   # blind inpainting gets a usable mask.
   config.hole_predictor = _network(3, 2, 16, "even")
   config.hole_predictor.output_resolution = "full"  # 'cells' (original) or 'full'.
+  # Width of two full-resolution conv layers on the raw pixels, fed to the head
+  # (0 = none): they compare each pixel with its neighbours, for thin strokes.
+  config.hole_predictor.pixel_features = 16
 
   # The hole mask enters at full resolution as well as at the bottleneck: the
   # original's 1/16 map alone cannot say which pixels to paint.

@@ -17,6 +17,7 @@ def get_config():
     network.num_res_blocks = 1
     network.base_width = 4
   config.hole_predictor.norm_pattern = "even"  # Exercise (sync) BatchNorm in tests.
+  config.hole_predictor.pixel_features = 4
   config.train.num_train_steps = 4
   config.train.hole_predictor_steps = 4
   config.train.adversarial_start_step = 1  # Step 0 reconstruction only, then the GAN.

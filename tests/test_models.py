@@ -4,10 +4,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import linen as nn
 
 from configs import default, seed, tiny
 from genfill_jax import models
-from genfill_jax.models import pull_push
+from genfill_jax.models import blocks, pull_push
 
 
 def _init_and_apply(model, image_size, batch_size=2):
@@ -55,6 +56,32 @@ def test_filler_input_channels_follow_the_hole_map_setting():
 def test_full_resolution_hole_predictor():
   predictor = models.HolePredictor(2, 1, 4, output_resolution="full")
   assert _init_and_apply(predictor, 32).shape == (2, 32, 32, 1)
+
+
+def test_pixel_branch_feeds_the_full_resolution_head():
+  predictor = models.HolePredictor(2, 1, 4, output_resolution="full", pixel_features=5)
+  assert _init_and_apply(predictor, 32).shape == (2, 32, 32, 1)
+  params = models.abstract_variables(predictor, 32)["params"]
+  assert params["pixel_conv0"]["kernel"].shape == (3, 3, 3, 5)
+  assert params["pixel_conv1"]["kernel"].shape == (3, 3, 5, 5)
+  # The head sees the decoder (base_width 4), the raw pixels (3) and the branch (5).
+  assert params["final_conv"]["kernel"].shape == (3, 3, 4 + 3 + 5, 1)
+
+
+@pytest.mark.parametrize("use_bias", [False, True])
+def test_patch_conv_is_the_strided_conv_it_replaces(use_bias):
+  x = jax.random.normal(jax.random.key(0), (2, 8, 12, 3))
+  patch = blocks.PatchConv(5, use_bias=use_bias)
+  conv = nn.Conv(5, (2, 2), strides=(2, 2), padding="VALID", use_bias=use_bias)
+  params = patch.init(jax.random.key(1), x)
+  assert jax.tree.map(jnp.shape, params) == jax.tree.map(jnp.shape, conv.init(
+      jax.random.key(1), x))
+  if use_bias:
+    params = jax.tree.map(lambda p: p + 0.3, params)  # a non-zero bias
+  np.testing.assert_allclose(patch.apply(params, x), conv.apply(params, x), atol=1e-5)
+  # Same kernel gradient, the reason it exists.
+  grad = lambda module: jax.grad(lambda p: jnp.sum(jnp.sin(module.apply(p, x))))(params)  # noqa: E731
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4), grad(patch), grad(conv))
 
 
 @pytest.mark.parametrize("pattern,expected", [

@@ -47,6 +47,7 @@ def create_models(config: ml_collections.ConfigDict,
   return Models(
       hole_predictor=HolePredictor(
           output_resolution=config.hole_predictor.output_resolution,
+          pixel_features=config.hole_predictor.get("pixel_features", 0),
           **_common(config.hole_predictor, dtype, batch_norm_axis_name),
       ),
       filler=Filler(

@@ -68,6 +68,37 @@ def _batch_norm(train: bool, dtype: Any, axis_name: str | None, name: str) -> nn
   )
 
 
+class PatchConv(nn.Module):
+  """A 2x2 stride-2 VALID conv, computed as space-to-depth and one matrix product.
+
+  Same parameters ('kernel' (2, 2, C, F), optional 'bias'), initialisation and
+  result (up to float summation order) as nn.Conv(F, (2, 2), strides=(2, 2),
+  padding='VALID'). The patches do not overlap, so the conv is a matrix
+  product; written as one, its kernel gradient is a matrix product too. As a
+  strided conv, XLA:CPU turns that gradient into a window-dilated convolution
+  that ran at a few percent of the CPU's peak (benchmarks/profile_step.py).
+  """
+
+  features: int
+  use_bias: bool
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    batch, height, width, channels = x.shape
+    kernel = self.param("kernel", nn.linear.default_kernel_init,
+                        (2, 2, channels, self.features), jnp.float32)
+    x, kernel = nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype)
+    patches = x.reshape(batch, height // 2, 2, width // 2, 2, channels)
+    patches = patches.transpose(0, 1, 3, 2, 4, 5).reshape(
+        batch, height // 2, width // 2, 4 * channels)  # (dy, dx, c), the kernel's order
+    y = jnp.dot(patches, kernel.reshape(4 * channels, self.features))
+    if self.use_bias:
+      bias = self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32)
+      y = y + bias.astype(y.dtype)
+    return y
+
+
 class DownScale(nn.Module):
   """Conv 2x2 stride 2 (no bias) -> PReLU -> optional BatchNorm; halves H, W."""
 
@@ -79,10 +110,7 @@ class DownScale(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    x = nn.Conv(
-        self.features, (2, 2), strides=(2, 2), padding="VALID",
-        use_bias=False, dtype=self.dtype, name="conv",
-    )(x)
+    x = PatchConv(self.features, use_bias=False, dtype=self.dtype, name="conv")(x)
     x = nn.PReLU(negative_slope_init=PRELU_INIT, name="prelu")(x)
     if self.norm:
       x = _batch_norm(train, self.dtype, self.batch_norm_axis_name, "norm")(x)
@@ -128,10 +156,7 @@ class Upscale(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    x = nn.Conv(
-        self.features * 16, (2, 2), strides=(2, 2), padding="VALID",
-        use_bias=True, dtype=self.dtype, name="conv",
-    )(x)
+    x = PatchConv(self.features * 16, use_bias=True, dtype=self.dtype, name="conv")(x)
     if self.norm:
       x = _batch_norm(train, self.dtype, self.batch_norm_axis_name, "norm")(x)
     x = pixel_shuffle(x, 4)

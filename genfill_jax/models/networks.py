@@ -65,6 +65,16 @@ def _head(x, features, dtype, zero_init=False):
   )(x)
 
 
+def _pixel_branch(image, features, dtype):
+  """Two full-resolution 3x3 conv + PReLU layers on the raw pixels."""
+  x = image.astype(dtype)
+  for index in range(2):
+    x = nn.Conv(features, (3, 3), padding=((1, 1), (1, 1)), dtype=dtype,
+                name=f"pixel_conv{index}")(x)
+    x = nn.PReLU(negative_slope_init=blocks.PRELU_INIT, name=f"pixel_prelu{index}")(x)
+  return x
+
+
 class HolePredictor(nn.Module):
   """Finds the holes in a corrupted image.
 
@@ -76,6 +86,10 @@ class HolePredictor(nn.Module):
     output_resolution: 'cells' (the original: one logit per 2^k x 2^k cell) or
       'full' (a decoder back to one logit per pixel, its head seeing the
       input pixels too).
+    pixel_features: with 'full', the width of two 3x3 conv + PReLU layers run
+      on the raw image at full resolution and fed to the head (0 = none). The
+      encoder's first 2x2 stride-2 conv never compares a pixel with its
+      neighbours across a 2x2 cell, which is what one-pixel strokes need.
   """
 
   num_downscales: int = 4
@@ -83,6 +97,7 @@ class HolePredictor(nn.Module):
   base_width: int = 32
   norm_pattern: str = "even"
   output_resolution: str = "cells"
+  pixel_features: int = 0
   dtype: Any = jnp.float32
   batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
@@ -116,6 +131,8 @@ class HolePredictor(nn.Module):
       )
       # The head also sees the raw pixels, so hole edges are placed to the pixel.
       x = jnp.concatenate([x, image.astype(x.dtype)], axis=-1)
+      if self.pixel_features:
+        x = jnp.concatenate([x, _pixel_branch(image, self.pixel_features, self.dtype)], axis=-1)
     return _head(x, 1, self.dtype).astype(jnp.float32)
 
 
