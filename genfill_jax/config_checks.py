@@ -35,6 +35,11 @@ def _check_names(config: ml_collections.ConfigDict) -> None:
                 corruption.MODES)
   _check_choice("hole_predictor.output_resolution", config.hole_predictor.output_resolution,
                 networks.HOLE_PREDICTOR_OUTPUTS)
+  pixel_features = config.hole_predictor.get("pixel_features", 0)
+  if pixel_features < 0 or (pixel_features
+                            and config.hole_predictor.output_resolution != "full"):
+    raise ConfigError(f"config.hole_predictor.pixel_features={pixel_features} must be 0, "
+                      f"or positive with output_resolution='full'")
   _check_choice("filler.hole_map_input", config.filler.hole_map_input, networks.HOLE_MAP_INPUTS)
   _check_choice("filler.hole_fill", config.filler.hole_fill, networks.HOLE_FILLS)
   for family in config.holes.weights:

@@ -125,6 +125,7 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, 
      "config.holes.weights\\['clouds'\\] must be one of"),
     ("eval.families", ("box", "clouds"), "config.eval.families must be one of"),
     ("data.source", "folder", "config.data.train_dir='' is not a directory"),
+    ("hole_predictor.pixel_features", -1, "config.hole_predictor.pixel_features=-1 must be"),
 ])
 def test_bad_settings_are_refused_before_compiling(tmp_path, field, value, message):
   config = _tiny()
