@@ -1,6 +1,6 @@
 """Inpainting latency of a trained run against OpenCV, by image size.
 
-    python benchmarks/inference.py --workdir=runs/default_2400 [--sizes=64,256,512]
+    python benchmarks/inference.py --workdir=RUN [--sizes=64,256,512]
         [--runs=5] [--json=PATH]
 
 A held-out photo (scikit-image's chelsea) resized to each size, holes from the
@@ -27,7 +27,7 @@ from genfill_jax.data import holes  # noqa: E402
 from genfill_jax.evaluate import OPENCV_FLAGS, OPENCV_RADIUS  # noqa: E402
 from genfill_jax.inpaint import Inpainter  # noqa: E402
 
-_WORKDIR = flags.DEFINE_string("workdir", "runs/default_2400", "A trained run.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "A trained run (required).", required=True)
 _SIZES = flags.DEFINE_list("sizes", ["64", "256", "512"], "Square image sizes (px).")
 _RUNS = flags.DEFINE_integer("runs", 5, "Timed calls per measurement (median reported).")
 _JSON = flags.DEFINE_string("json", None, "Write the figures here as JSON.")
