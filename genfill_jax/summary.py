@@ -12,14 +12,19 @@ from genfill_jax import models
 # In the order data flows through them.
 _BLOCK_TYPES = {
     "downscalers_": "DownScale", "res_blocks_": "Res", "upscalers_": "Upscale",
+    # The hole predictor's full-resolution branch on the raw pixels (pixel_features).
+    "pixel_conv": "Conv 3x3", "pixel_prelu": "PReLU",
     "final_conv": "Conv 3x3",
 }
 
 
-def _flow_order(layer: str) -> tuple[int, int]:
+def _flow_order(layer: str) -> tuple[int, int, int]:
   stack = layer.rstrip("0123456789")
-  index = layer[len(stack):]
-  return list(_BLOCK_TYPES).index(stack), int(index or 0)
+  index = int(layer[len(stack):] or 0)
+  rank = list(_BLOCK_TYPES).index(stack)
+  if stack == "pixel_prelu":  # pixel_conv0, pixel_prelu0, pixel_conv1, ...
+    return rank - 1, index, 1
+  return rank, index, 0
 
 
 def _layer_rows(model, image_size: int) -> list[tuple[str, str, str, int]]:
