@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from synthetic import photo as _photo
 
 from genfill_jax import evaluate, inpaint_files
 from genfill_jax.inpaint import Inpainter
@@ -26,14 +27,6 @@ def _main(*args, device_count=8):
   env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={device_count}")
   return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True,
                         text=True, timeout=300, env=env)
-
-
-def _photo(height, width, seed):
-  rng = np.random.default_rng(seed)
-  # Smooth colours plus texture: something like a photo, not flat noise.
-  y, x = np.mgrid[0:height, 0:width]
-  base = np.stack([x / width, y / height, (x + y) / (width + height)], axis=-1) * 200
-  return np.clip(base + rng.integers(0, 40, (height, width, 3)), 0, 255).astype(np.uint8)
 
 
 def _mask(height, width):

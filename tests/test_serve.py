@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from synthetic import photo as _photo
 
 from genfill_jax import serve
 from genfill_jax.inpaint import Inpainter
@@ -33,13 +34,6 @@ def inpainter(tiny_trained_run):
 @pytest.fixture(scope="module")
 def client(inpainter):
   return serve.create_app(inpainter).test_client()
-
-
-def _photo(height, width, seed=0):
-  rng = np.random.default_rng(seed)
-  y, x = np.mgrid[0:height, 0:width]
-  base = np.stack([x / width, y / height, (x + y) / (width + height)], axis=-1) * 200
-  return np.clip(base + rng.integers(0, 40, (height, width, 3)), 0, 255).astype(np.uint8)
 
 
 def _png(array):
