@@ -174,8 +174,9 @@ def main(argv):
     results["torch"] = profile_torch(config, batch, _STEPS.value)
     _print(f"PyTorch original step at {_CONFIG.value}", results["torch"], _TOP.value)
   if _JSON.value:
-    results["jax"]["top_ops"] = results["jax"]["top_ops"][:50]
-    results.get("torch", {})["top_ops"] = results.get("torch", {}).get("top_ops", [])[:50]
+    for framework in ("jax", "torch"):
+      if framework in results:
+        results[framework]["top_ops"] = results[framework]["top_ops"][:50]
     Path(_JSON.value).write_text(json.dumps(results, indent=2))
 
 
