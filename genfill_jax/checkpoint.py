@@ -2,6 +2,7 @@
 
 import logging
 
+import jax
 import orbax.checkpoint as ocp
 from etils import epath
 
@@ -13,8 +14,23 @@ def checkpoint_dir(workdir: str) -> epath.Path:
   return epath.Path(workdir).resolve() / "checkpoints"
 
 
+# Orbax splits each replicated array among its replicas so that every host writes
+# a part ("replica-parallel" saving). For arrays as small as ours that means
+# hundreds of tiny writes and, on the first save, one compiled slice program per
+# array shape and replica (5 s of a tiny run on CPU). Only slices of at least
+# this size are worth it.
+MIN_BYTES_PER_REPLICA_SLICE = 1 << 20
+
+
+def _save_small_arrays_from_one_replica() -> None:
+  handler = ocp.type_handlers.ArrayHandler(
+      min_slice_bytes_for_replica_parallel=MIN_BYTES_PER_REPLICA_SLICE)
+  ocp.type_handlers.register_type_handler(jax.Array, handler, override=True)
+
+
 def create_manager(workdir: str, keep: int, read_only: bool = False) -> ocp.CheckpointManager:
   """A CheckpointManager keeping the last `keep` steps (async saves, all hosts together)."""
+  _save_small_arrays_from_one_replica()
   options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only,
                                          read_only=read_only)
   return ocp.CheckpointManager(checkpoint_dir(workdir), options=options)

@@ -3,8 +3,10 @@
 import os
 import tempfile
 
+import xla_flags
+
 # Must happen before JAX is imported anywhere, so the multi-device tests see 8.
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+os.environ.setdefault("XLA_FLAGS", xla_flags.flags(8))
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # XLA:CPU takes 1-3 s to compile each threefry draw of a new shape, which adds
 # minutes to a suite that initialises many small models; the 'rbg' generator

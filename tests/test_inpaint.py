@@ -1,7 +1,6 @@
 """Evaluation and inpainting from the checkpoints of a tiny trained run."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from synthetic import photo as _photo
 
 from genfill_jax import evaluate, inpaint_files
 from genfill_jax.inpaint import Inpainter
+
+import xla_flags
+from synthetic import photo as _photo
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL_FAMILIES = ("blocks", "box", "thin", "medium", "thick")
@@ -24,9 +25,8 @@ def run(tiny_trained_run):
 
 
 def _main(*args, device_count=8):
-  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={device_count}")
   return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True,
-                        text=True, timeout=300, env=env)
+                        text=True, timeout=300, env=xla_flags.environment(device_count))
 
 
 def _mask(height, width):

@@ -3,7 +3,6 @@
 import base64
 import io
 import json
-import os
 import re
 import select
 import shutil
@@ -16,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from synthetic import photo as _photo
 
 from genfill_jax import serve
 from genfill_jax.inpaint import Inpainter
+
+import xla_flags
+from synthetic import photo as _photo
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -139,10 +140,10 @@ def test_no_other_path_is_served(client, path):
 
 
 def test_main_serves_a_run_on_localhost(tiny_trained_run):
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1")
   server = subprocess.Popen(
       [sys.executable, "main.py", f"--workdir={tiny_trained_run}", "--mode=serve", "--port=0"],
-      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+      env=xla_flags.environment(1))
   try:
     # Printed once the model is restored and the port bound.
     ready, _, _ = select.select([server.stdout], [], [], 120)
