@@ -20,7 +20,7 @@ from etils import epath
 from jax.experimental import multihost_utils
 from PIL import Image
 
-from genfill_jax import losses, models, parallel
+from genfill_jax import losses, models, parallel, run_config
 from genfill_jax.data import loader
 from genfill_jax.models import pull_push
 from genfill_jax.train_state import GanState
@@ -30,22 +30,17 @@ from genfill_jax.train_step import to_unit_range
 # correction adds over it is the network's own contribution.
 METHODS = ("filler", "filler_blind", "harmonic", "telea", "navier_stokes")
 OPENCV_FLAGS = {"telea": cv2.INPAINT_TELEA, "navier_stokes": cv2.INPAINT_NS}
+# The methods shown side by side in preview grids.
+PREVIEW_METHODS = ("filler", "telea", "navier_stokes")
 OPENCV_RADIUS = 3
-
-
-def full_resolution(hole_probabilities: jax.Array, height: int) -> jax.Array:
-  """Cell maps (1/2^k) repeated up to full resolution; full maps unchanged."""
-  factor = height // hole_probabilities.shape[1]
-  if factor == 1:
-    return hole_probabilities
-  return jnp.repeat(jnp.repeat(hole_probabilities, factor, axis=1), factor, axis=2)
 
 
 def predict_holes(config, hole_predictor_variables, image: jax.Array) -> jax.Array:
   """Hole probabilities (N, H, W, 1) for images in [-1, 1]."""
   built = models.create_models(config)
   logits = built.hole_predictor.apply(hole_predictor_variables, image, train=False)
-  return full_resolution(jax.nn.sigmoid(logits), image.shape[1])
+  # Cell maps (1/2^k) cover their pixels; full-resolution maps stay as they are.
+  return models.resize_hole_map(jax.nn.sigmoid(logits), *image.shape[1:3])
 
 
 def fill(config, filler_variables, corrupted: jax.Array, hole_map: jax.Array,
@@ -137,7 +132,7 @@ def evaluate(config: ml_collections.ConfigDict, state: GanState, mesh,
       mask = batch["mask"].astype(np.float32)
       results_01 = {name: (outputs[name] + 1) / 2
                     for name in ("filler", "filler_blind", "harmonic")}
-      for method in ("telea", "navier_stokes"):
+      for method in OPENCV_FLAGS:
         results_01[method] = opencv_inpaint(batch["image"], batch["mask"],
                                             method).astype(np.float32) / 255
       for method, result in results_01.items():
@@ -151,7 +146,7 @@ def evaluate(config: ml_collections.ConfigDict, state: GanState, mesh,
         previews[family] = {"corrupted": batch["corrupted"], "predicted_mask": predicted,
                             "image": batch["image"],
                             **{method: results_01[method]
-                               for method in ("filler", "telea", "navier_stokes")}}
+                               for method in PREVIEW_METHODS}}
     results[family] = {
         method: {name: float(np.mean(np.concatenate([m[name] for m in metrics])))
                  for name in ("psnr", "ssim", "l1")}
@@ -194,7 +189,7 @@ def save_preview(preview: dict, path: epath.Path, rows: int) -> None:
   rows = min(rows, len(preview["image"]))
   mask_rgb = np.repeat(preview["predicted_mask"][:rows] * 255, 3, axis=-1)
   filled = [np.clip(preview[method][:rows] * 255 + 0.5, 0, 255)
-            for method in ("filler", "telea", "navier_stokes")]
+            for method in PREVIEW_METHODS]
   columns = [preview["corrupted"][:rows], mask_rgb, *filled, preview["image"][:rows]]
   grid = np.concatenate([np.concatenate(list(column), axis=0) for column in columns], axis=1)
   path.parent.mkdir(parents=True, exist_ok=True)
@@ -204,10 +199,9 @@ def save_preview(preview: dict, path: epath.Path, rows: int) -> None:
 
 def _size_suffix(config: ml_collections.ConfigDict, workdir: str) -> str:
   """'' at the run's training size, '_<size>px' when evaluated at another size."""
-  run_config = epath.Path(workdir) / "config.json"
-  if not run_config.exists():
+  if not run_config.config_path(workdir).exists():
     return ""
-  trained_size = json.loads(run_config.read_text())["data"]["image_size"]
+  trained_size = run_config.load(workdir).data.image_size
   size = config.data.image_size
   return "" if size == trained_size else f"_{size}px"
 

@@ -5,15 +5,12 @@ the multiple of 2^(k+1) the networks need, filled, cropped back. Known pixels
 are returned exactly as they came in; only hole pixels are painted.
 """
 
-import json
-
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from etils import epath
 
-from genfill_jax import checkpoint, evaluate, parallel, train_state
+from genfill_jax import checkpoint, evaluate, parallel, run_config, train_state
 from genfill_jax.data import corruption
 from genfill_jax.models import blocks
 
@@ -22,14 +19,15 @@ from genfill_jax.models import blocks
 DEFAULT_MAX_PIXELS = 4096 * 4096
 
 
-def load_run_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config a run was trained with (<workdir>/config.json, written by training)."""
-  path = epath.Path(workdir) / "config.json"
-  if not path.is_file():
-    raise FileNotFoundError(
-        f"{path} not found: {workdir!r} is not a genfill_jax run directory "
-        f"(training writes config.json there)")
-  return ml_collections.ConfigDict(json.loads(path.read_text()))
+class ImageTooLarge(ValueError):
+  """An image has more pixels than the limit; the message names it and both counts."""
+
+
+def check_pixel_count(height: int, width: int, max_pixels: int, name: str = "image") -> None:
+  """Raises ImageTooLarge if an image of height x width is over `max_pixels` pixels."""
+  if height * width > max_pixels:
+    raise ImageTooLarge(f"{name}: {width}x{height} pixels is over the limit of "
+                        f"{max_pixels:,} pixels; downscale it")
 
 
 def padding_multiple(config: ml_collections.ConfigDict) -> int:
@@ -73,7 +71,7 @@ class Inpainter:
   def from_workdir(cls, workdir: str, step: int | None = None,
                    max_pixels: int = DEFAULT_MAX_PIXELS) -> "Inpainter":
     """Restores checkpoint `step` (default the latest) of a run, config included."""
-    config = load_run_config(workdir)
+    config = run_config.load(workdir)
     mesh = parallel.create_mesh(jax.local_devices()[:1])
     manager = checkpoint.create_manager(workdir, keep=1, read_only=True)
     state = checkpoint.restore(manager, train_state.abstract_train_state(config, mesh), step)
@@ -122,10 +120,7 @@ class Inpainter:
       shape = getattr(image, "shape", None)
       dtype = getattr(image, "dtype", type(image).__name__)
       raise ValueError(f"expected a uint8 (H, W, 3) RGB array, got {dtype} of shape {shape}")
-    if image.shape[0] * image.shape[1] > self.max_pixels:
-      raise ValueError(
-          f"image of {image.shape[1]}x{image.shape[0]} pixels is over the limit of "
-          f"{self.max_pixels:,} pixels; downscale it or raise max_pixels")
+    check_pixel_count(*image.shape[:2], self.max_pixels)
 
 
 def _to_signed_unit(image: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from genfill_jax.data import sources
 from genfill_jax.data.sources import IMAGE_EXTENSIONS, to_rgb_uint8
-from genfill_jax.inpaint import DEFAULT_MAX_PIXELS, Inpainter
+from genfill_jax.inpaint import DEFAULT_MAX_PIXELS, ImageTooLarge, Inpainter, check_pixel_count
 
 
 class InputError(ValueError):
@@ -90,9 +90,10 @@ def check_jobs(jobs: list[Job], max_pixels: int) -> None:
   for job in jobs:
     image = read_image(job.image)
     height, width = image.shape[:2]
-    if height * width > max_pixels:
-      raise InputError(f"{job.image}: {width}x{height} pixels is over the limit of "
-                       f"{max_pixels:,} pixels; downscale it")
+    try:
+      check_pixel_count(height, width, max_pixels, str(job.image))
+    except ImageTooLarge as error:
+      raise InputError(str(error)) from error
     if job.mask is not None:
       mask = read_mask(job.mask)
       if mask.shape != (height, width):

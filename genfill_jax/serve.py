@@ -24,7 +24,7 @@ from PIL import Image
 from werkzeug import serving
 
 from genfill_jax.data import sources
-from genfill_jax.inpaint import Inpainter
+from genfill_jax.inpaint import ImageTooLarge, Inpainter, check_pixel_count
 
 DEFAULT_MAX_UPLOAD_MB = 20
 WEB_DIR = epath.Path(__file__).parent / "web"
@@ -55,11 +55,10 @@ def _uploaded_image(field: str) -> Image.Image:
 
 def _read_image(inpainter: Inpainter) -> np.ndarray:
   image = sources.to_rgb_uint8(_uploaded_image("image"))
-  height, width = image.shape[:2]
-  if height * width > inpainter.max_pixels:
-    raise RequestError(
-        f"image of {width}x{height} pixels is over the limit of {inpainter.max_pixels:,} "
-        f"pixels; downscale it", http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+  try:
+    check_pixel_count(*image.shape[:2], inpainter.max_pixels, "upload 'image'")
+  except ImageTooLarge as error:
+    raise RequestError(str(error), http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE) from error
   return image
 
 

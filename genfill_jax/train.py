@@ -16,6 +16,7 @@ from genfill_jax import (
   metric_writer,
   parallel,
   preemption,
+  run_config,
   train_state,
   train_step,
 )
@@ -67,7 +68,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> train
   workdir_path = epath.Path(workdir)
   if jax.process_index() == 0:
     workdir_path.mkdir(parents=True, exist_ok=True)
-    (workdir_path / "config.json").write_text(config.to_json_best_effort(indent=2))
+    run_config.save(config, workdir)
   manager = checkpoint.create_manager(workdir, config.train.keep_checkpoints)
   if manager.latest_step() is not None:
     state = checkpoint.restore(manager, train_state.abstract_train_state(config, mesh))

@@ -11,11 +11,10 @@ import time
 from pathlib import Path
 
 import jax
-import ml_collections
 import numpy as np
 
 from configs import tiny
-from genfill_jax import checkpoint, parallel, train, train_state
+from genfill_jax import checkpoint, parallel, run_config, train, train_state
 
 import xla_flags
 
@@ -33,7 +32,7 @@ def _free_port() -> int:
 
 
 def _restore_on_one_device(workdir: Path):
-  config = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
+  config = run_config.load(str(workdir))
   mesh = parallel.create_mesh(jax.devices()[:1])
   manager = checkpoint.create_manager(str(workdir), keep=1, read_only=True)
   return jax.device_get(checkpoint.restore(manager, train_state.abstract_train_state(

@@ -7,12 +7,12 @@ import jax.numpy as jnp
 import ml_collections
 
 from genfill_jax.models.blocks import DownScale, Res, Upscale, pixel_shuffle
-from genfill_jax.models.networks import Discriminator, Filler, HolePredictor
+from genfill_jax.models.networks import Discriminator, Filler, HolePredictor, resize_hole_map
 
 __all__ = [
     "DownScale", "Res", "Upscale", "pixel_shuffle", "HolePredictor", "Filler",
     "Discriminator", "Models", "create_models", "example_inputs",
-    "abstract_variables", "count_params",
+    "abstract_variables", "count_params", "resize_hole_map",
 ]
 
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}

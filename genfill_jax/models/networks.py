@@ -183,7 +183,7 @@ class Discriminator(nn.Module):
     return (logits, features) if return_features else logits
 
 
-def _resize_hole_map(hole_map: jax.Array, height: int, width: int) -> jax.Array:
+def resize_hole_map(hole_map: jax.Array, height: int, width: int) -> jax.Array:
   """Brings a (N, h, w, 1) hole map to (N, height, width, 1).
 
   Down: average over each cell (the fraction of the cell that is hole).
@@ -203,7 +203,7 @@ def _resize_hole_map(hole_map: jax.Array, height: int, width: int) -> jax.Array:
     factor = height // map_height
     return jnp.repeat(jnp.repeat(hole_map, factor, axis=1), factor, axis=2)
   raise ValueError(
-      f"Filler: a hole map of {map_height}x{map_width} cannot be matched to "
+      f"a hole map of {map_height}x{map_width} cannot be matched to "
       f"{height}x{width}; give it at full or 1/2^k resolution"
   )
 
@@ -258,14 +258,14 @@ class Filler(nn.Module):
     hole_map = hole_map.astype(image.dtype)
     x = image
     if self.hole_fill != "none":
-      holes = (_resize_hole_map(hole_map, height, width) > 0.5).astype(image.dtype)
+      holes = (resize_hole_map(hole_map, height, width) > 0.5).astype(image.dtype)
       if self.hole_fill == "pull_push":
         first_guess = pull_push_fill(image, holes)
       else:
         first_guess = harmonic_fill(image, holes, self.harmonic_iterations)
       x = first_guess = jax.lax.stop_gradient(first_guess)
     if self.hole_map_input in ("input", "both"):
-      x = jnp.concatenate([x, _resize_hole_map(hole_map, height, width)], axis=-1)
+      x = jnp.concatenate([x, resize_hole_map(hole_map, height, width)], axis=-1)
     arch = dict(norm_pattern=self.norm_pattern, dtype=self.dtype,
                 axis_name=self.batch_norm_axis_name)
     skips = _encode(
@@ -274,7 +274,7 @@ class Filler(nn.Module):
     )
     x = skips[-1]
     if self.hole_map_input in ("bottleneck", "both"):
-      cells = _resize_hole_map(hole_map, *x.shape[1:3])
+      cells = resize_hole_map(hole_map, *x.shape[1:3])
       x = jnp.concatenate([x, cells.astype(x.dtype)], axis=-1)
     x = _residual_stack(x, train, num_res_blocks=self.num_res_blocks, **arch)
     x = _decode(
