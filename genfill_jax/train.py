@@ -1,6 +1,7 @@
 """The training loop: `train_and_evaluate(config, workdir)`."""
 
 import json
+import sys
 import time
 
 import jax
@@ -82,8 +83,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> train
   eval_outputs = evaluate.compile_model_outputs(config)
   history: list[tuple[int, dict]] = []
   window_start, steps_in_window = time.perf_counter(), 0
+  # Redirected to a log file (nohup), the bar is redrawn once a minute, not every step.
   bar = tqdm.tqdm(total=num_steps, initial=start_step, desc="train", unit="step",
-                  disable=jax.process_index() != 0, dynamic_ncols=True)
+                  disable=jax.process_index() != 0, dynamic_ncols=True,
+                  mininterval=0.1 if sys.stderr.isatty() else 60)
   with preemption.watch_for_preemption():
     try:
       for step in range(start_step, num_steps):
