@@ -23,6 +23,7 @@ MIN_BYTES_PER_REPLICA_SLICE = 1 << 20
 
 
 def _save_small_arrays_from_one_replica() -> None:
+  # Orbax's handler registry is global: every later save in this process uses it.
   handler = ocp.type_handlers.ArrayHandler(
       min_slice_bytes_for_replica_parallel=MIN_BYTES_PER_REPLICA_SLICE)
   ocp.type_handlers.register_type_handler(jax.Array, handler, override=True)

@@ -7,6 +7,7 @@ from etils import epath
 
 
 def config_path(workdir: str) -> epath.Path:
+  """Where a run's config lives: <workdir>/config.json."""
   return epath.Path(workdir) / "config.json"
 
 
