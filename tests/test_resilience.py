@@ -96,6 +96,7 @@ def test_saving_a_state_replicated_on_8_devices_compiles_nothing(tmp_path):
     jax.monitoring.unregister_event_duration_listener(on_duration)
   assert compiles == []
   assert manager.all_steps() == [0]
+  manager.close()
 
 
 def test_sigterm_saves_the_current_step_and_exits_0(tmp_path):
