@@ -6,7 +6,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from genfill_jax import parallel, summary
+from genfill_jax import errors, parallel, summary
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", "configs/default.py", "Path to a config file.", lock_config=True)
@@ -31,54 +31,68 @@ _MAX_UPLOAD_MB = flags.DEFINE_float(
     "max_upload_mb", 20, "--mode=serve: larger uploads are refused with HTTP 413.")
 
 
+def _require_flags(*names: str) -> None:
+  missing = [f"--{name}" for name in names if not flags.FLAGS[name].value]
+  if missing:
+    raise errors.UserError(f"--mode={_MODE.value} needs {', '.join(missing)}")
+
+
+# The modes import what they need when they run: --mode=summary stays light.
+def _train(config) -> None:
+  from genfill_jax import train
+
+  parallel.maybe_initialize_distributed(config)
+  workdir = _WORKDIR.value or f"runs/{datetime.datetime.now():%Y%m%d-%H%M%S}"
+  print(f"workdir: {workdir}", flush=True)
+  train.train_and_evaluate(config, workdir)
+
+
+def _eval(config) -> None:
+  from genfill_jax import evaluate
+
+  _require_flags("workdir")
+  evaluate.evaluate_checkpoint(config, _WORKDIR.value)
+
+
+def _serve(config) -> None:
+  del config  # the page serves the run with its own config (<workdir>/config.json)
+  from genfill_jax import serve
+
+  _require_flags("workdir")
+  serve.serve(_WORKDIR.value, _HOST.value, _PORT.value, _MAX_UPLOAD_MB.value)
+
+
+def _inpaint(config) -> None:
+  del config  # the run's own config (<workdir>/config.json) builds the model
+  from genfill_jax import inpaint_files
+
+  _require_flags("workdir", "input", "output")
+  written = inpaint_files.inpaint_files(_WORKDIR.value, _INPUT.value, _OUTPUT.value,
+                                        _MASK.value)
+  print(f"wrote {len(written)} files to {_OUTPUT.value}")
+
+
+def _summary(config) -> None:
+  from genfill_jax import config_checks
+
+  config_checks.check_for_inference(config)
+  print(summary.summarize(config))
+
+
+_MODES = {"summary": _summary, "train": _train, "eval": _eval, "serve": _serve,
+          "inpaint": _inpaint}
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  config = _CONFIG.value
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # Orbax logs every file at INFO; -v 0 shows them.
-  if _MODE.value == "summary":
-    print(summary.summarize(config))
-    return
-  if _MODE.value == "train":
-    from genfill_jax import config_checks, train  # noqa: PLC0415 (keeps summary mode light)
-
-    parallel.maybe_initialize_distributed(config)
-    workdir = _WORKDIR.value or f"runs/{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    logging.info("workdir: %s", workdir)
-    print(f"workdir: {workdir}", flush=True)
-    try:
-      train.train_and_evaluate(config, workdir)
-    except config_checks.ConfigError as error:
-      print(f"error: {error}", file=sys.stderr)
-      sys.exit(2)
-    return
-  if _MODE.value == "eval":
-    from genfill_jax import evaluate  # noqa: PLC0415
-
-    if not _WORKDIR.value:
-      raise app.UsageError("--mode=eval needs --workdir (a run with checkpoints)")
-    evaluate.evaluate_checkpoint(config, _WORKDIR.value)
-    return
-  if _MODE.value == "serve":
-    from genfill_jax import serve  # noqa: PLC0415
-
-    if not _WORKDIR.value:
-      raise app.UsageError("--mode=serve needs --workdir (a trained run)")
-    serve.serve(_WORKDIR.value, _HOST.value, _PORT.value, _MAX_UPLOAD_MB.value)
-    return
-  from genfill_jax import inpaint_files  # noqa: PLC0415
-
-  # The model's config comes from the run itself (<workdir>/config.json).
-  if not (_WORKDIR.value and _INPUT.value and _OUTPUT.value):
-    raise app.UsageError("--mode=inpaint needs --workdir, --input and --output")
   try:
-    written = inpaint_files.inpaint_files(_WORKDIR.value, _INPUT.value, _OUTPUT.value,
-                                          _MASK.value)
-  except inpaint_files.InputError as error:
+    _MODES[_MODE.value](_CONFIG.value)
+  except errors.UserError as error:
     print(f"error: {error}", file=sys.stderr)
     sys.exit(2)
-  print(f"wrote {len(written)} files to {_OUTPUT.value}")
 
 
 if __name__ == "__main__":

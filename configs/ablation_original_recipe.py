@@ -28,8 +28,8 @@ def get_config():
   config.filler.hole_fill = "none"
   # Predictor first (frozen afterwards), then the GAN; 800 steps in all by default.
   config.train.num_train_steps = 800
-  config.train.hole_predictor_steps = 300
-  config.train.gan_start_step = 300
+  config.train.hole_predictor_end_step = 300
+  config.train.filler_start_step = 300
   config.train.adversarial_start_step = 300
   config.train.eval_every_steps = 800
   config.train.checkpoint_every_steps = 400

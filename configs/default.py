@@ -55,8 +55,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.train = ml_collections.ConfigDict()
   config.train.recipe = "ours"  # 'ours' (below) or 'original' (seed.py's losses).
   config.train.num_train_steps = 2400  # 35 minutes on a 2-core CPU (measured).
-  config.train.hole_predictor_steps = 2400  # The predictor trains while step < this.
-  config.train.gan_start_step = 0  # Filler (and discriminator) train from this step.
+  config.train.hole_predictor_end_step = 2400  # The predictor trains while step < this.
+  config.train.filler_start_step = 0  # Filler (and discriminator) train from this step.
   config.train.adversarial_start_step = 800  # Reconstruction-only warm-up before D joins.
   config.train.filler_condition = "true_mask"  # Or 'predicted' (the original's way).
   config.train.ema_decay = 0.99  # Filler EMA; evaluation and inference use it.

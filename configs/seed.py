@@ -67,10 +67,10 @@ def get_config() -> ml_collections.ConfigDict:
   # The original trained the predictor first, froze it, then ran 150 epochs of
   # GAN training with the filler conditioned on the predictor's output.
   config.train.recipe = "original"  # Adversarial BCE only, label noise, no composite.
-  config.train.hole_predictor_steps = 50 * _STEPS_PER_EPOCH
-  config.train.gan_start_step = config.train.hole_predictor_steps
-  config.train.adversarial_start_step = config.train.gan_start_step  # No warm-up.
-  config.train.num_train_steps = config.train.gan_start_step + 150 * _STEPS_PER_EPOCH
+  config.train.hole_predictor_end_step = 50 * _STEPS_PER_EPOCH
+  config.train.filler_start_step = config.train.hole_predictor_end_step
+  config.train.adversarial_start_step = config.train.filler_start_step  # No warm-up.
+  config.train.num_train_steps = config.train.filler_start_step + 150 * _STEPS_PER_EPOCH
   config.train.filler_condition = "predicted"
   config.train.checkpoint_every_steps = 5 * _STEPS_PER_EPOCH  # Every 5 epochs.
   config.train.eval_every_steps = _STEPS_PER_EPOCH  # A preview every epoch.

@@ -19,7 +19,7 @@ def get_config():
   config.hole_predictor.norm_pattern = "even"  # Exercise (sync) BatchNorm in tests.
   config.hole_predictor.pixel_features = 4
   config.train.num_train_steps = 4
-  config.train.hole_predictor_steps = 4
+  config.train.hole_predictor_end_step = 4
   config.train.adversarial_start_step = 1  # Step 0 reconstruction only, then the GAN.
   config.train.log_every_steps = 2
   config.train.eval_every_steps = 4

@@ -26,7 +26,7 @@ def get_config():
   config.discriminator.num_res_blocks = 2
   config.discriminator.base_width = 32
   config.train.num_train_steps = 100_000
-  config.train.hole_predictor_steps = 100_000
+  config.train.hole_predictor_end_step = 100_000
   config.train.adversarial_start_step = 5_000
   config.train.log_every_steps = 100
   config.train.eval_every_steps = 5_000

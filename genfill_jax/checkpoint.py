@@ -6,7 +6,7 @@ import jax
 import orbax.checkpoint as ocp
 from etils import epath
 
-from genfill_jax.train_state import GanState
+from genfill_jax.gan_state import GanState
 
 
 def checkpoint_dir(workdir: str) -> epath.Path:

@@ -1,54 +1,87 @@
-"""Refuses, before anything compiles, a config that cannot work; errors name the field."""
+"""The one place that checks a config: every field a run reads, before anything is
+written or compiled. The networks, the loader and the train step trust a checked
+config. Errors are one line naming the field.
+
+`check_for_training` and `check_for_evaluation` take the device count (the
+batch splits over the devices); `check_for_inference` checks only what a
+trained run's networks read.
+"""
 
 import ml_collections
 from etils import epath
 
-from genfill_jax.data import corruption, holes, loader
+from genfill_jax import errors, gan_state, models, recipes
+from genfill_jax.data import corruption, datasets, holes, loader, sources
 from genfill_jax.models import blocks, networks
-from genfill_jax.train_step import RECIPES
+
+# Every field that names one of a fixed set of choices, and its choices.
+CHOICES = {
+    "compute_dtype": models.COMPUTE_DTYPES,
+    "data.source": loader.SOURCES,
+    "data.crop": datasets.CROPS,
+    "holes.corruption": corruption.MODES,
+    "holes.predictor_corruption": corruption.MODES,
+    "train.recipe": recipes.RECIPES,
+    "train.filler_condition": ("true_mask", "predicted"),
+    "hole_predictor.norm_pattern": blocks.NORM_PATTERNS,
+    "hole_predictor.output_resolution": networks.HOLE_PREDICTOR_OUTPUTS,
+    "filler.norm_pattern": blocks.NORM_PATTERNS,
+    "filler.hole_map_input": networks.HOLE_MAP_INPUTS,
+    "filler.hole_fill": networks.HOLE_FILLS,
+    "discriminator.norm_pattern": blocks.NORM_PATTERNS,
+    **{f"optim.{player}.schedule": gan_state.SCHEDULES
+       for player in ("hole_predictor", "filler", "discriminator")},
+}
+NETWORKS = ("hole_predictor", "filler", "discriminator")
 
 
-class ConfigError(ValueError):
+class ConfigError(errors.UserError, ValueError):
   """A config field with an unusable value; the message is one line naming the field."""
 
 
-def _check_positive(config: ml_collections.ConfigDict) -> None:
-  for field in ("num_train_steps", "log_every_steps", "eval_every_steps",
-                "checkpoint_every_steps", "keep_checkpoints"):
-    if config.train[field] <= 0:
-      raise ConfigError(f"config.train.{field} must be positive, got {config.train[field]}")
-  if config.eval.num_examples <= 0:
-    raise ConfigError(f"config.eval.num_examples must be positive, got {config.eval.num_examples}")
+def _value(config: ml_collections.ConfigDict, field: str):
+  value = config
+  for name in field.split("."):
+    value = value[name]
+  return value
 
 
-def _check_choice(field: str, value, choices) -> None:
-  if value not in choices:
-    raise ConfigError(f"config.{field} must be one of {tuple(choices)}, got {value!r}")
+def _require(condition: bool, field: str, value, expectation: str) -> None:
+  if not condition:
+    raise ConfigError(f"config.{field}={value!r} {expectation}")
 
 
-def _check_names(config: ml_collections.ConfigDict) -> None:
-  _check_choice("train.recipe", config.train.recipe, RECIPES)
-  _check_choice("train.filler_condition", config.train.filler_condition,
-                ("true_mask", "predicted"))
-  _check_choice("holes.corruption", config.holes.corruption, corruption.MODES)
-  _check_choice("holes.predictor_corruption", config.holes.predictor_corruption,
-                corruption.MODES)
-  _check_choice("hole_predictor.output_resolution", config.hole_predictor.output_resolution,
-                networks.HOLE_PREDICTOR_OUTPUTS)
-  pixel_features = config.hole_predictor.get("pixel_features", 0)
-  if pixel_features < 0 or (pixel_features
-                            and config.hole_predictor.output_resolution != "full"):
-    raise ConfigError(f"config.hole_predictor.pixel_features={pixel_features} must be 0, "
-                      f"or positive with output_resolution='full'")
-  _check_choice("filler.hole_map_input", config.filler.hole_map_input, networks.HOLE_MAP_INPUTS)
-  _check_choice("filler.hole_fill", config.filler.hole_fill, networks.HOLE_FILLS)
-  for family in config.holes.weights:
-    _check_choice(f"holes.weights[{family!r}]", family, holes.FAMILIES)
-  if sum(config.holes.weights.values()) <= 0 or min(config.holes.weights.values()) < 0:
-    raise ConfigError(f"config.holes.weights must be >= 0 with a positive sum, got "
-                      f"{dict(config.holes.weights)}")
-  for family in config.eval.families:
-    _check_choice("eval.families", family, holes.FAMILIES)
+def _at_least(config, fields, minimum) -> None:
+  for field in fields:
+    value = _value(config, field)
+    _require(value >= minimum, field, value,
+             "must be positive" if minimum == 1 else f"must be >= {minimum}")
+
+
+def _fraction(config, fields, *, open_top: bool = False) -> None:
+  for field in fields:
+    value = _value(config, field)
+    top_ok = value < 1 if open_top else value <= 1
+    _require(0 <= value and top_ok, field, value,
+             f"must be in [0, 1{')' if open_top else ']'}")
+
+
+def _check_choices(config: ml_collections.ConfigDict) -> None:
+  for field, choices in CHOICES.items():
+    value = _value(config, field)
+    _require(value in choices, field, value, f"must be one of {tuple(choices)}")
+
+
+def _check_networks(config: ml_collections.ConfigDict) -> None:
+  for name in NETWORKS:
+    _at_least(config, [f"{name}.num_downscales", f"{name}.base_width"], 1)
+    _at_least(config, [f"{name}.num_res_blocks"], 0)
+  pixel_features = config.hole_predictor.pixel_features
+  _require(pixel_features == 0 or (pixel_features > 0
+                                   and config.hole_predictor.output_resolution == "full"),
+           "hole_predictor.pixel_features", pixel_features,
+           "must be 0, or positive with output_resolution='full'")
+  _at_least(config, ["filler.harmonic_iterations"], 0)
 
 
 def _check_image_size(config: ml_collections.ConfigDict) -> None:
@@ -61,30 +94,129 @@ def _check_image_size(config: ml_collections.ConfigDict) -> None:
       "discriminator": blocks.required_multiple(config.discriminator.num_downscales, False),
   }
   multiple = max(needs.values())
-  if size <= 0 or size % multiple:
-    model = max(needs, key=needs.get)
-    raise ConfigError(
-        f"config.data.image_size={size} must be a positive multiple of {multiple} "
-        f"(config.{model}.num_downscales={config[model].num_downscales} needs it)")
+  model = max(needs, key=needs.get)
+  _require(size > 0 and size % multiple == 0, "data.image_size", size,
+           f"must be a positive multiple of {multiple} "
+           f"(config.{model}.num_downscales={config[model].num_downscales} needs it)")
+
+
+def _check_batch(config: ml_collections.ConfigDict, device_count: int) -> None:
+  batch_size = config.data.batch_size
+  _require(batch_size > 0 and batch_size % device_count == 0, "data.batch_size", batch_size,
+           f"must be a positive multiple of the device count ({device_count})")
+  num_examples = config.eval.num_examples
+  _require(num_examples > 0 and num_examples % batch_size == 0, "eval.num_examples",
+           num_examples, f"must be a positive multiple of config.data.batch_size={batch_size}")
+
+
+def _check_source(config: ml_collections.ConfigDict, splits: tuple[str, ...]) -> None:
+  data = config.data
+  for split in splits:
+    if data.source == "folder":
+      field = f"{split}_dir"
+      _require(bool(data[field]) and epath.Path(data[field]).is_dir(), f"data.{field}",
+               data[field], "is not a directory (data.source='folder' reads images from it)")
+    else:
+      field = f"builtin_{split}_photos"
+      names = tuple(data[field])
+      unknown = [name for name in names if name not in sources.BUILTIN_PHOTOS]
+      _require(bool(names) and not unknown, f"data.{field}", names,
+               f"must name built-in photos, from {sources.BUILTIN_PHOTOS}")
 
 
 def _check_data(config: ml_collections.ConfigDict) -> None:
   data = config.data
-  _check_choice("data.source", data.source, ("builtin", "folder"))
-  if data.source == "folder":
-    for field in ("train_dir", "test_dir"):
-      if not data[field] or not epath.Path(data[field]).is_dir():
-        raise ConfigError(f"config.data.{field}={data[field]!r} is not a directory "
-                          f"(data.source='folder' reads images from it)")
+  _at_least(config, ["data.examples_per_photo", "data.prefetch_batches"], 1)
+  _at_least(config, ["data.num_workers", "data.color_jitter"], 0)
+  low, high = data.crop_scale
+  _require(0 < low <= high <= 1, "data.crop_scale", tuple(data.crop_scale),
+           "must be (low, high) with 0 < low <= high <= 1")
 
 
-def validate_config(config: ml_collections.ConfigDict, device_count: int) -> None:
-  """Raises ConfigError naming the first unusable field of `config`."""
-  _check_positive(config)
-  _check_names(config)
+def _check_holes(config: ml_collections.ConfigDict) -> None:
+  weights = config.holes.weights
+  for family in weights:
+    _require(family in holes.FAMILIES, f"holes.weights[{family!r}]", family,
+             f"must be one of {holes.FAMILIES}")
+  _require(sum(weights.values()) > 0 and min(weights.values()) >= 0, "holes.weights",
+           dict(weights), "must be >= 0 with a positive sum")
+  _at_least(config, ["holes.blocks.cell_size", "holes.box.max_boxes", "holes.box.min_size"], 1)
+  _require(config.holes.box.min_size <= config.holes.box.max_size, "holes.box.max_size",
+           config.holes.box.max_size, "must be >= config.holes.box.min_size")
+  _at_least(config, ["holes.box.margin", "holes.noise_intensity",
+                     "holes.additional_noise_intensity"], 0)
+  _fraction(config, ["holes.blocks.probability"])
+  max_fraction = config.holes.max_fraction
+  _require(0 < max_fraction <= 1, "holes.max_fraction", max_fraction, "must be in (0, 1]")
+
+
+def _check_schedule(config: ml_collections.ConfigDict) -> None:
+  _at_least(config, [f"train.{field}" for field in (
+      "num_train_steps", "log_every_steps", "eval_every_steps", "checkpoint_every_steps",
+      "keep_checkpoints")], 1)
+  _at_least(config, ["train.hole_predictor_end_step", "train.filler_start_step",
+                     "train.adversarial_start_step"], 0)
+  _fraction(config, ["train.ema_decay"])
+
+
+def _check_optimizers(config: ml_collections.ConfigDict) -> None:
+  for player in NETWORKS:
+    prefix = f"optim.{player}"
+    optim = config.optim[player]
+    _require(optim.learning_rate > 0, f"{prefix}.learning_rate", optim.learning_rate,
+             "must be positive")
+    _fraction(config, [f"{prefix}.b1", f"{prefix}.b2"], open_top=True)
+    _fraction(config, [f"{prefix}.final_fraction"])
+    _at_least(config, [f"{prefix}.warmup_steps", f"{prefix}.clip_norm"], 0)
+    if optim.schedule == "stepwise":
+      _at_least(config, [f"{prefix}.decay_steps"], 1)
+      _require(optim.decay_rate > 0, f"{prefix}.decay_rate", optim.decay_rate,
+               "must be positive")
+
+
+def _check_losses(config: ml_collections.ConfigDict) -> None:
+  _at_least(config, [f"loss.{name}" for name in config.loss], 0)
+
+
+def _check_evaluation(config: ml_collections.ConfigDict) -> None:
+  for family in config.eval.families:
+    _require(family in holes.FAMILIES, "eval.families", family,
+             f"must be one of {holes.FAMILIES}")
+  _require(bool(config.eval.families), "eval.families", tuple(config.eval.families),
+           "must name at least one family")
+  _at_least(config, ["eval.preview_examples"], 0)
+
+
+def _check_distributed(config: ml_collections.ConfigDict) -> None:
+  settings = config.distributed
+  _at_least(config, ["distributed.num_processes"], 1)
+  _require(0 <= settings.process_id < settings.num_processes, "distributed.process_id",
+           settings.process_id, f"must be in [0, {settings.num_processes})")
+
+
+def check_for_inference(config: ml_collections.ConfigDict) -> None:
+  """What a trained run's networks and recipe read (inpainting, the web page)."""
+  _check_choices(config)
+  _check_networks(config)
+  _check_losses(config)
+
+
+def check_for_evaluation(config: ml_collections.ConfigDict, device_count: int) -> None:
+  """Everything `--mode=eval` reads: the networks, the test data and the eval stream."""
+  check_for_inference(config)
   _check_image_size(config)
+  _check_batch(config, device_count)
+  _check_source(config, ("test",))
   _check_data(config)
-  try:
-    loader.check_batch_size(config.data.batch_size, device_count)
-  except ValueError as error:
-    raise ConfigError(str(error)) from None
+  _check_holes(config)
+  _check_evaluation(config)
+
+
+def check_for_training(config: ml_collections.ConfigDict, device_count: int) -> None:
+  """Every field a training run reads (it evaluates too)."""
+  check_for_evaluation(config, device_count)
+  _check_source(config, ("train",))
+  _check_schedule(config)
+  _check_optimizers(config)
+  _check_distributed(config)
+

@@ -2,16 +2,14 @@
 harmonic fill alone, OpenCV's Telea and Navier-Stokes on exactly the same cases,
 and the hole predictor.
 
-Metrics, per mask family, on images in [0, 1]: masked PSNR (the error over the
-true hole pixels only), SSIM of the whole result (dm-pix), L1 in the holes; for
-the hole predictor, IoU, precision and recall pooled over all pixels.
+Per mask family: masked PSNR, SSIM and hole L1 of every method, and the hole
+predictor's IoU, precision and recall (`metrics.py` defines them).
 """
 
 import functools
 import json
 
 import cv2
-import dm_pix
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -20,11 +18,10 @@ from etils import epath
 from jax.experimental import multihost_utils
 from PIL import Image
 
-from genfill_jax import losses, models, parallel, run_config
+from genfill_jax import config_checks, inpaint, metrics, parallel, pixels, recipes, runs
 from genfill_jax.data import loader
+from genfill_jax.gan_state import GanState
 from genfill_jax.models import pull_push
-from genfill_jax.train_state import GanState
-from genfill_jax.train_step import to_unit_range
 
 # 'harmonic' is the filler's first guess alone (no network): what the learned
 # correction adds over it is the network's own contribution.
@@ -35,48 +32,16 @@ PREVIEW_METHODS = ("filler", "telea", "navier_stokes")
 OPENCV_RADIUS = 3
 
 
-def predict_holes(config, hole_predictor_variables, image: jax.Array) -> jax.Array:
-  """Hole probabilities (N, H, W, 1) for images in [-1, 1]."""
-  built = models.create_models(config)
-  logits = built.hole_predictor.apply(hole_predictor_variables, image, train=False)
-  # Cell maps (1/2^k) cover their pixels; full-resolution maps stay as they are.
-  return models.resize_hole_map(jax.nn.sigmoid(logits), *image.shape[1:3])
-
-
-def fill(config, filler_variables, corrupted: jax.Array, hole_map: jax.Array,
-         known: jax.Array) -> jax.Array:
-  """The filler's result in [-1, 1]: composited onto `known` (our recipe) or raw (original)."""
-  built = models.create_models(config)
-  output = built.filler.apply(filler_variables, corrupted, hole_map, train=False)
-  if config.train.recipe == "original":
-    return output
-  return losses.composite(output, known, (hole_map > 0.5).astype(output.dtype))
-
-
-def inference_variables(state: GanState) -> tuple[dict, dict]:
-  """(hole predictor, filler) variables for inference: the filler's EMA params."""
-  return ({"params": state.hole_predictor.params,
-           "batch_stats": state.hole_predictor.batch_stats},
-          {"params": state.filler_ema_params, "batch_stats": state.filler.batch_stats})
-
-
 def _model_outputs(config, state: GanState, batch) -> dict[str, jax.Array]:
-  image = to_unit_range(batch["image"])
-  corrupted = to_unit_range(batch["corrupted"])
-  noisy = to_unit_range(batch["noisy"])
-  mask = batch["mask"].astype(jnp.float32)
-  predictor_variables, filler_variables = inference_variables(state)
-  probabilities = predict_holes(config, predictor_variables, noisy)
-  predicted = (probabilities > 0.5).astype(jnp.float32)
-  if config.train.recipe == "original":
-    # The original's way: the predictor's probabilities condition the filler.
-    blind = fill(config, filler_variables, corrupted,
-                 predict_holes(config, predictor_variables, corrupted), corrupted)
-  else:
-    # Blind: the predictor finds the noise, which is then treated as a hole.
-    blind = fill(config, filler_variables, noisy * (1 - predicted), predicted, noisy)
-  filled = fill(config, filler_variables, corrupted, mask, image)
-  harmonic = pull_push.harmonic_fill(image, mask, config.filler.get("harmonic_iterations", 200))
+  batch = pixels.to_signed_batch(batch)
+  predictor_variables, filler_variables = inpaint.inference_variables(state)
+  predict = functools.partial(inpaint.predict_holes, config, predictor_variables)
+  predicted = (predict(batch.predictor_input) > 0.5).astype(jnp.float32)
+  blind = inpaint.fill(config, filler_variables,
+                       *recipes.for_config(config).blind_inputs(batch, predict))
+  filled = inpaint.fill(config, filler_variables, batch.filler_input, batch.mask, batch.image)
+  harmonic = pull_push.harmonic_fill(batch.image, batch.mask,
+                                     config.filler.harmonic_iterations)
   return {"filler": filled, "filler_blind": blind, "harmonic": harmonic,
           "predicted_mask": predicted}
 
@@ -96,23 +61,23 @@ def opencv_inpaint(images: np.ndarray, masks: np.ndarray, method: str) -> np.nda
   ])
 
 
-@jax.jit
-def _image_metrics(result: jax.Array, target: jax.Array, mask: jax.Array) -> dict:
-  """Per-image masked PSNR, SSIM and hole L1 for images in [0, 1]."""
-  hole_values = jnp.maximum(jnp.sum(mask, axis=(1, 2, 3)) * 3, 1)
-  squared = jnp.sum((result - target) ** 2 * mask, axis=(1, 2, 3)) / hole_values
-  absolute = jnp.sum(jnp.abs(result - target) * mask, axis=(1, 2, 3)) / hole_values
-  return {"psnr": 10 * jnp.log10(1 / jnp.maximum(squared, 1e-10)),
-          "ssim": dm_pix.ssim(result, target), "l1": absolute}
-
-
 def _gather(tree):
   return jax.tree.map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
 
 
+def _results_in_unit_interval(outputs: dict, batch: dict) -> dict[str, np.ndarray]:
+  """Every method's result for a gathered batch, as float images in [0, 1]."""
+  results = {name: pixels.signed_to_unit_interval(outputs[name])
+             for name in ("filler", "filler_blind", "harmonic")}
+  for method in OPENCV_FLAGS:
+    results[method] = pixels.uint8_to_unit_interval(
+        opencv_inpaint(batch["image"], batch["mask"], method))
+  return results
+
+
 def evaluate(config: ml_collections.ConfigDict, state: GanState, mesh,
              families=None, model_outputs=None) -> tuple[dict, dict]:
-  """Runs the fixed evaluation stream. Returns (results, preview).
+  """Runs the fixed evaluation stream. Returns (results, previews).
 
   results[family][method] = {'psnr', 'ssim', 'l1'} (means over images) and
   results[family]['hole_predictor'] = {'iou', 'precision', 'recall'};
@@ -123,40 +88,30 @@ def evaluate(config: ml_collections.ConfigDict, state: GanState, mesh,
   results, previews = {}, {}
   for family in families or config.eval.families:
     per_image = {method: [] for method in METHODS}
-    overlap = predicted_total = true_total = 0.0
+    counts = metrics.HoleCounts()
     for host_batch in loader.create_eval_loader(config, family):
       batch = parallel.shard_batch(host_batch, mesh)
       outputs = _gather(model_outputs(state, batch))
       batch = _gather(batch)
-      target = batch["image"].astype(np.float32) / 255
+      target = pixels.uint8_to_unit_interval(batch["image"])
       mask = batch["mask"].astype(np.float32)
-      results_01 = {name: (outputs[name] + 1) / 2
-                    for name in ("filler", "filler_blind", "harmonic")}
-      for method in OPENCV_FLAGS:
-        results_01[method] = opencv_inpaint(batch["image"], batch["mask"],
-                                            method).astype(np.float32) / 255
-      for method, result in results_01.items():
-        per_image[method].append(jax.tree.map(np.asarray, _image_metrics(
+      in_unit_interval = _results_in_unit_interval(outputs, batch)
+      for method, result in in_unit_interval.items():
+        per_image[method].append(jax.tree.map(np.asarray, metrics.image_metrics(
             np.clip(result, 0, 1), target, mask)))
-      predicted = outputs["predicted_mask"]
-      overlap += float(np.sum(predicted * mask))
-      predicted_total += float(np.sum(predicted))
-      true_total += float(np.sum(mask))
+      counts = counts + metrics.count_holes(outputs["predicted_mask"], mask)
       if family not in previews:
-        previews[family] = {"corrupted": batch["corrupted"], "predicted_mask": predicted,
+        previews[family] = {"filler_input": batch["filler_input"],
+                            "predicted_mask": outputs["predicted_mask"],
                             "image": batch["image"],
-                            **{method: results_01[method]
+                            **{method: in_unit_interval[method]
                                for method in PREVIEW_METHODS}}
     results[family] = {
-        method: {name: float(np.mean(np.concatenate([m[name] for m in metrics])))
-                 for name in ("psnr", "ssim", "l1")}
-        for method, metrics in per_image.items()
+        method: {name: float(np.mean(np.concatenate([m[name] for m in per_batch])))
+                 for name in metrics.IMAGE_METRICS}
+        for method, per_batch in per_image.items()
     }
-    results[family]["hole_predictor"] = {
-        "iou": overlap / max(predicted_total + true_total - overlap, 1),
-        "precision": overlap / max(predicted_total, 1),
-        "recall": overlap / max(true_total, 1),
-    }
+    results[family]["hole_predictor"] = metrics.hole_scores(counts)
   return results, previews
 
 
@@ -184,24 +139,38 @@ def format_table(results: dict) -> str:
 def save_preview(preview: dict, path: epath.Path, rows: int) -> None:
   """PNG grid, one example per row.
 
-  Columns: corrupted | predicted mask | filler | Telea | Navier-Stokes | ground truth.
+  Columns: filler input | predicted mask | filler | Telea | Navier-Stokes | ground truth.
   """
   rows = min(rows, len(preview["image"]))
   mask_rgb = np.repeat(preview["predicted_mask"][:rows] * 255, 3, axis=-1)
   filled = [np.clip(preview[method][:rows] * 255 + 0.5, 0, 255)
             for method in PREVIEW_METHODS]
-  columns = [preview["corrupted"][:rows], mask_rgb, *filled, preview["image"][:rows]]
+  columns = [preview["filler_input"][:rows], mask_rgb, *filled, preview["image"][:rows]]
   grid = np.concatenate([np.concatenate(list(column), axis=0) for column in columns], axis=1)
   path.parent.mkdir(parents=True, exist_ok=True)
   with path.open("wb") as stream:
     Image.fromarray(grid.astype(np.uint8)).save(stream, format="PNG")
 
 
+def evaluation_dir(workdir: str, step: int, suffix: str = "") -> epath.Path:
+  """Where the evaluation of checkpoint `step` is written: <workdir>/eval/step_<N><suffix>."""
+  return epath.Path(workdir) / "eval" / f"step_{step}{suffix}"
+
+
+def write_evaluation(out: epath.Path, step: int, results: dict, previews: dict,
+                     rows: int) -> None:
+  """<out>/metrics.json ({'step', 'results'}) and preview_<family>.png for each preview."""
+  out.mkdir(parents=True, exist_ok=True)
+  (out / "metrics.json").write_text(json.dumps({"step": step, "results": results}, indent=2))
+  for family, preview in previews.items():
+    save_preview(preview, out / f"preview_{family}.png", rows)
+
+
 def _size_suffix(config: ml_collections.ConfigDict, workdir: str) -> str:
   """'' at the run's training size, '_<size>px' when evaluated at another size."""
-  if not run_config.config_path(workdir).exists():
+  if not runs.config_path(workdir).exists():
     return ""
-  trained_size = run_config.load(workdir).data.image_size
+  trained_size = runs.load_config(workdir).data.image_size
   size = config.data.image_size
   return "" if size == trained_size else f"_{size}px"
 
@@ -210,24 +179,19 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict
   """--mode=eval: restores a checkpoint of `workdir` and evaluates it.
 
   Restores config.eval.step (-1: the latest) onto this machine's devices,
-  whatever device count trained it, then writes
-  <workdir>/eval/step_<N>/metrics.json and preview_<family>.png (one grid per
-  mask family) and prints the table. Evaluated at another image size than the
-  run trained at (config.data.image_size), the folder is step_<N>_<size>px.
+  whatever device count trained it, then writes `write_evaluation`'s files
+  (a preview for every mask family) to `evaluation_dir` and prints the table.
+  Evaluated at another image size than the run trained at
+  (config.data.image_size), the folder is step_<N>_<size>px.
   """
-  from genfill_jax import checkpoint, train_state  # noqa: PLC0415 (avoids an import cycle)
-
   mesh = parallel.create_mesh()
-  manager = checkpoint.create_manager(workdir, keep=1, read_only=True)
+  config_checks.check_for_evaluation(config, mesh.size)
   step = None if config.eval.step < 0 else config.eval.step
-  state = checkpoint.restore(manager, train_state.abstract_train_state(config, mesh), step)
+  _, state = runs.restore_run(workdir, step, config=config, mesh=mesh)
   results, previews = evaluate(config, state, mesh)
   step = int(state.step)
   if jax.process_index() == 0:
-    out = epath.Path(workdir) / "eval" / f"step_{step}{_size_suffix(config, workdir)}"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps({"step": step, "results": results}, indent=2))
-    for family, preview in previews.items():
-      save_preview(preview, out / f"preview_{family}.png", config.eval.preview_examples)
+    write_evaluation(evaluation_dir(workdir, step, _size_suffix(config, workdir)), step,
+                     results, previews, config.eval.preview_examples)
     print(f"evaluation of step {step} ({workdir}):\n{format_table(results)}")
   return results

@@ -5,13 +5,15 @@ the multiple of 2^(k+1) the networks need, filled, cropped back. Known pixels
 are returned exactly as they came in; only hole pixels are painted.
 """
 
+import functools
+
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from genfill_jax import checkpoint, evaluate, parallel, run_config, train_state
+from genfill_jax import errors, models, parallel, pixels, recipes, runs
 from genfill_jax.data import corruption
+from genfill_jax.gan_state import GanState
 from genfill_jax.models import blocks
 
 # Beyond this many pixels an image is refused instead of exhausting memory
@@ -19,7 +21,7 @@ from genfill_jax.models import blocks
 DEFAULT_MAX_PIXELS = 4096 * 4096
 
 
-class ImageTooLarge(ValueError):
+class ImageTooLarge(errors.UserError, ValueError):
   """An image has more pixels than the limit; the message names it and both counts."""
 
 
@@ -28,6 +30,32 @@ def check_pixel_count(height: int, width: int, max_pixels: int, name: str = "ima
   if height * width > max_pixels:
     raise ImageTooLarge(f"{name}: {width}x{height} pixels is over the limit of "
                         f"{max_pixels:,} pixels; downscale it")
+
+
+def inference_variables(state: GanState) -> tuple[dict, dict]:
+  """(hole predictor, filler) variables for inference: the filler's EMA params."""
+  return ({"params": state.hole_predictor.params,
+           "batch_stats": state.hole_predictor.batch_stats},
+          {"params": state.filler_ema_params, "batch_stats": state.filler.batch_stats})
+
+
+def predict_holes(config: ml_collections.ConfigDict, hole_predictor_variables: dict,
+                  image: jax.Array) -> jax.Array:
+  """Hole probabilities (N, H, W, 1) for images in [-1, 1]."""
+  networks = models.create_models(config)
+  logits = networks.hole_predictor.apply(hole_predictor_variables, image, train=False)
+  # Cell maps (1/2^k) cover their pixels; full-resolution maps stay as they are.
+  return models.resize_hole_map(jax.nn.sigmoid(logits), *image.shape[1:3])
+
+
+def fill(config: ml_collections.ConfigDict, filler_variables: dict, filler_input: jax.Array,
+         hole_map: jax.Array, known: jax.Array) -> jax.Array:
+  """The filler's result in [-1, 1], as the recipe returns it (our recipe pastes the
+  output in the holes of `hole_map` onto `known`; the original returns it raw)."""
+  networks = models.create_models(config)
+  output = networks.filler.apply(filler_variables, filler_input, hole_map, train=False)
+  return recipes.for_config(config).candidate(output, known,
+                                              (hole_map > 0.5).astype(output.dtype))
 
 
 def padding_multiple(config: ml_collections.ConfigDict) -> int:
@@ -62,26 +90,22 @@ class Inpainter:
     self._multiple = padding_multiple(config)
     self._predictor_variables = hole_predictor_variables
     self._filler_variables = filler_variables
-    self._predict = jax.jit(lambda variables, image: evaluate.predict_holes(
-        config, variables, image))
-    self._fill = jax.jit(lambda variables, corrupted, hole_map, known: evaluate.fill(
-        config, variables, corrupted, hole_map, known))
+    self._predict = jax.jit(functools.partial(predict_holes, config))
+    self._fill = jax.jit(functools.partial(fill, config))
 
   @classmethod
   def from_workdir(cls, workdir: str, step: int | None = None,
                    max_pixels: int = DEFAULT_MAX_PIXELS) -> "Inpainter":
     """Restores checkpoint `step` (default the latest) of a run, config included."""
-    config = run_config.load(workdir)
-    mesh = parallel.create_mesh(jax.local_devices()[:1])
-    manager = checkpoint.create_manager(workdir, keep=1, read_only=True)
-    state = checkpoint.restore(manager, train_state.abstract_train_state(config, mesh), step)
-    predictor_variables, filler_variables = evaluate.inference_variables(state)
+    config, state = runs.restore_run(workdir, step,
+                                     mesh=parallel.create_mesh(jax.local_devices()[:1]))
+    predictor_variables, filler_variables = inference_variables(state)
     return cls(config, predictor_variables, filler_variables, int(state.step), max_pixels)
 
   def find_holes(self, image: np.ndarray) -> np.ndarray:
     """The hole predictor's mask (H, W) bool for a uint8 (H, W, 3) image."""
     self._check_image(image)
-    padded = _pad_to_multiple(_to_signed_unit(image), self._multiple, "symmetric")
+    padded = _pad_to_multiple(pixels.uint8_to_signed(image), self._multiple, "symmetric")
     probabilities = self._predict(self._predictor_variables, padded[None])
     height, width = image.shape[:2]
     return np.asarray(probabilities[0, :height, :width, 0] > 0.5)
@@ -102,16 +126,15 @@ class Inpainter:
         raise ValueError(f"mask of shape {mask.shape} does not match the image's "
                          f"{image.shape[:2]}; expected a bool (H, W) array")
       mask = mask.astype(bool)
-    signed = _pad_to_multiple(_to_signed_unit(image), self._multiple, "symmetric")
+    signed = _pad_to_multiple(pixels.uint8_to_signed(image), self._multiple, "symmetric")
     holes = _pad_to_multiple(mask, self._multiple, "constant")
-    corrupted = corruption.corrupt(
+    filler_input = corruption.corrupt(
         np.random.default_rng(self.config.seed), signed, holes,
         self.config.holes.corruption, self.config.holes.noise_intensity)
-    filled = self._fill(self._filler_variables, corrupted[None],
+    filled = self._fill(self._filler_variables, filler_input[None],
                         holes[None, ..., None].astype(np.float32), signed[None])
     height, width = image.shape[:2]
-    painted = np.asarray(jnp.round((filled[0, :height, :width] + 1) * 127.5))
-    painted = np.clip(painted, 0, 255).astype(np.uint8)
+    painted = pixels.signed_to_uint8(np.asarray(filled[0, :height, :width]))
     return np.where(mask[..., None], painted, image), mask
 
   def _check_image(self, image) -> None:
@@ -122,6 +145,3 @@ class Inpainter:
       raise ValueError(f"expected a uint8 (H, W, 3) RGB array, got {dtype} of shape {shape}")
     check_pixel_count(*image.shape[:2], self.max_pixels)
 
-
-def _to_signed_unit(image: np.ndarray) -> np.ndarray:
-  return image.astype(np.float32) / 127.5 - 1

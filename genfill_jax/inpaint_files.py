@@ -12,12 +12,13 @@ from etils import epath
 from PIL import Image
 from tqdm import tqdm
 
+from genfill_jax import errors, runs
 from genfill_jax.data import sources
 from genfill_jax.data.sources import IMAGE_EXTENSIONS, to_rgb_uint8
 from genfill_jax.inpaint import DEFAULT_MAX_PIXELS, ImageTooLarge, Inpainter, check_pixel_count
 
 
-class InputError(ValueError):
+class InputError(errors.UserError, ValueError):
   """A user input that cannot be used; the message names the file and what was expected."""
 
 
@@ -120,7 +121,7 @@ def inpaint_files(workdir: str, input_path: str, output_dir: str,
   check_jobs(jobs, max_pixels)
   try:
     inpainter = Inpainter.from_workdir(workdir, max_pixels=max_pixels)
-  except FileNotFoundError as error:
+  except runs.RunNotFoundError as error:
     raise InputError(f"{workdir}: cannot restore a trained model: {error}") from error
   output = epath.Path(output_dir)
   if output.exists() and not output.is_dir():

@@ -20,8 +20,8 @@ def maybe_initialize_distributed(config: ml_collections.ConfigDict) -> None:
   `config.distributed` settings (coordinator address, process count and id)
   are used. One machine with neither does nothing.
   """
-  settings = config.get("distributed", ml_collections.ConfigDict())
-  if settings.get("coordinator_address"):
+  settings = config.distributed
+  if settings.coordinator_address:
     jax.distributed.initialize(
         coordinator_address=settings.coordinator_address,
         num_processes=settings.num_processes,

@@ -14,7 +14,10 @@ import numpy as np
 import torch
 from torchvision.transforms import v2 as transforms
 
+from genfill_jax import pixels
 from genfill_jax.data import corruption, holes, sources
+
+CROPS = ("random_resized", "resize")  # the choices of config.data.crop
 
 # Seed words that keep the different random streams of one run apart.
 TRAIN_STREAM, EVAL_STREAM = 1, 2
@@ -43,10 +46,8 @@ def build_transform(data: ml_collections.ConfigDict, train: bool) -> transforms.
   size = (data.image_size, data.image_size)
   if data.crop == "random_resized":
     steps = [transforms.RandomResizedCrop(size, scale=tuple(data.crop_scale), antialias=True)]
-  elif data.crop == "resize":
+  else:  # 'resize'
     steps = [transforms.Resize(size, antialias=True)]
-  else:
-    raise ValueError(f"config.data.crop must be 'random_resized' or 'resize', got {data.crop!r}")
   if train and data.horizontal_flip:
     steps.append(transforms.RandomHorizontalFlip())
   if train and data.color_jitter > 0:
@@ -69,16 +70,6 @@ def apply_transform(transform: transforms.Compose, image: np.ndarray, seed: int)
   return tensor.permute(1, 2, 0).numpy()
 
 
-def to_float(image: np.ndarray) -> np.ndarray:
-  """uint8 [0, 255] -> float32 [-1, 1]."""
-  return image.astype(np.float32) / 127.5 - 1
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-  """float [-1, 1] -> uint8, rounded; values outside [-1, 1] are clipped."""
-  return np.clip(np.rint((image + 1) * 127.5), 0, 255).astype(np.uint8)
-
-
 def init_worker(worker_id: int) -> None:
   """DataLoader worker set-up (kept in this JAX-free module, which workers import)."""
   del worker_id
@@ -89,9 +80,9 @@ class InpaintingDataset(torch.utils.data.Dataset):
   """Inpainting examples from a source, indexed by `ExampleKey`.
 
   Each example is a dict of NumPy arrays: 'image' (clean, uint8 HxWx3),
-  'corrupted' (holes.corruption applied: the filler's input, uint8 HxWx3),
-  'noisy' (holes.predictor_corruption applied: the hole predictor's input),
-  'mask' (bool HxWx1, True = hole), and 'skipped':
+  'filler_input' (holes.corruption applied, uint8 HxWx3), 'predictor_input'
+  (holes.predictor_corruption applied, uint8 HxWx3), 'mask' (bool HxWx1,
+  True = hole), and 'skipped':
   the names of unreadable files that were replaced by the next readable one
   ('\\n'-joined, usually empty).
   """
@@ -133,15 +124,16 @@ class InpaintingDataset(torch.utils.data.Dataset):
     else:
       mask, _ = holes.mixed(mask_rng, size, size, weights=params["weights"], params=params,
                             max_fraction=self.holes.max_fraction)
-    clean = to_float(image)
+    clean = pixels.uint8_to_signed(image)
     noise = dict(noise_intensity=self.holes.noise_intensity,
                  additional_noise_intensity=self.holes.additional_noise_intensity)
-    corrupted = corruption.corrupt(mask_rng, clean, mask, self.holes.corruption, **noise)
-    noisy = corruption.corrupt(mask_rng, clean, mask, self.holes.predictor_corruption, **noise)
+    filler_input = corruption.corrupt(mask_rng, clean, mask, self.holes.corruption, **noise)
+    predictor_input = corruption.corrupt(mask_rng, clean, mask,
+                                         self.holes.predictor_corruption, **noise)
     return {
         "image": image,
-        "corrupted": to_uint8(corrupted),
-        "noisy": to_uint8(noisy),
+        "filler_input": pixels.signed_to_uint8(filler_input),
+        "predictor_input": pixels.signed_to_uint8(predictor_input),
         "mask": mask[..., None],
         "skipped": "\n".join(skipped),
     }

@@ -12,13 +12,16 @@ from genfill_jax.models.networks import Discriminator, Filler, HolePredictor, re
 __all__ = [
     "DownScale", "Res", "Upscale", "pixel_shuffle", "HolePredictor", "Filler",
     "Discriminator", "Models", "create_models", "example_inputs",
-    "abstract_variables", "count_params", "resize_hole_map",
+    "abstract_variables", "count_params", "resize_hole_map", "COMPUTE_DTYPES",
 ]
 
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+COMPUTE_DTYPES = tuple(_DTYPES)  # the choices of config.compute_dtype
 
 
 class Models(NamedTuple):
+  """The three networks of one config."""
+
   hole_predictor: HolePredictor
   filler: Filler
   discriminator: Discriminator
@@ -43,17 +46,17 @@ def create_models(config: ml_collections.ConfigDict,
   batch_norm_axis_name: the mapped device axis, for batch statistics over all
   devices when training data-parallel; None elsewhere.
   """
-  dtype = _DTYPES[config.get("compute_dtype", "float32")]
+  dtype = _DTYPES[config.compute_dtype]
   return Models(
       hole_predictor=HolePredictor(
           output_resolution=config.hole_predictor.output_resolution,
-          pixel_features=config.hole_predictor.get("pixel_features", 0),
+          pixel_features=config.hole_predictor.pixel_features,
           **_common(config.hole_predictor, dtype, batch_norm_axis_name),
       ),
       filler=Filler(
           hole_map_input=config.filler.hole_map_input,
           hole_fill=config.filler.hole_fill,
-          harmonic_iterations=config.filler.get("harmonic_iterations", 200),
+          harmonic_iterations=config.filler.harmonic_iterations,
           **_common(config.filler, dtype, batch_norm_axis_name),
       ),
       discriminator=Discriminator(**_common(config.discriminator, dtype, batch_norm_axis_name)),

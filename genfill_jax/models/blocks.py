@@ -28,13 +28,7 @@ def uses_norm(norm_pattern: str, index: int) -> bool:
   """
   if norm_pattern == "even":
     return index % 2 == 0
-  if norm_pattern == "all":
-    return True
-  if norm_pattern == "none":
-    return False
-  raise ValueError(
-      f"norm_pattern must be one of {NORM_PATTERNS}, got {norm_pattern!r}"
-  )
+  return norm_pattern == "all"  # or 'none'
 
 
 def pixel_shuffle(inputs: jax.Array, upscale_factor: int) -> jax.Array:

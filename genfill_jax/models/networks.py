@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from genfill_jax.models import blocks
 from genfill_jax.models.pull_push import harmonic_fill, pull_push_fill
 
+# The choices of the networks' string settings (config_checks checks configs against them).
 HOLE_PREDICTOR_OUTPUTS = ("cells", "full")
 HOLE_MAP_INPUTS = ("bottleneck", "input", "both")
 HOLE_FILLS = ("none", "pull_push", "harmonic")
@@ -108,11 +109,6 @@ class HolePredictor(nn.Module):
     h = H / 2^k for 'cells', h = H for 'full'. sigmoid(logits) is the
     original model's probability output.
     """
-    if self.output_resolution not in HOLE_PREDICTOR_OUTPUTS:
-      raise ValueError(
-          f"output_resolution must be one of {HOLE_PREDICTOR_OUTPUTS}, "
-          f"got {self.output_resolution!r}"
-      )
     blocks.check_divisible(
         *image.shape[1:3], self.num_downscales,
         self.output_resolution == "full", "HolePredictor",
@@ -246,15 +242,8 @@ class Filler(nn.Module):
         (h = H) or at the hole predictor's cell resolution (h = H / 2^k).
       train: use batch statistics (and update the running ones) if True.
     """
-    if self.hole_map_input not in HOLE_MAP_INPUTS:
-      raise ValueError(
-          f"hole_map_input must be one of {HOLE_MAP_INPUTS}, "
-          f"got {self.hole_map_input!r}"
-      )
     height, width = image.shape[1:3]
     blocks.check_divisible(height, width, self.num_downscales, True, "Filler")
-    if self.hole_fill not in HOLE_FILLS:
-      raise ValueError(f"hole_fill must be one of {HOLE_FILLS}, got {self.hole_fill!r}")
     hole_map = hole_map.astype(image.dtype)
     x = image
     if self.hole_fill != "none":

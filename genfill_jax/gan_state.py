@@ -7,12 +7,12 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
-from flax.training import train_state
+from flax.training import train_state as flax_train_state
 
 from genfill_jax import models, parallel
 
 
-class PlayerState(train_state.TrainState):
+class PlayerState(flax_train_state.TrainState):
   """One network: params, optimizer state and BatchNorm statistics."""
 
   batch_stats: Any = None
@@ -30,6 +30,9 @@ class GanState:
   filler_ema_params: Any  # exponential moving average of the filler's params
 
 
+SCHEDULES = ("constant", "cosine", "stepwise")  # the choices of config.optim.*.schedule
+
+
 def learning_rate_schedule(optim: ml_collections.ConfigDict) -> optax.Schedule:
   """optax schedule of one player: 'constant', 'cosine' (both after a linear warm-up)
   or 'stepwise' (the original: multiply by decay_rate every decay_steps)."""
@@ -39,12 +42,9 @@ def learning_rate_schedule(optim: ml_collections.ConfigDict) -> optax.Schedule:
   warmup = optax.linear_schedule(0.0, optim.learning_rate, max(optim.warmup_steps, 1))
   if optim.schedule == "constant":
     after = optax.constant_schedule(optim.learning_rate)
-  elif optim.schedule == "cosine":
+  else:  # 'cosine'
     after = optax.cosine_decay_schedule(optim.learning_rate, max(optim.decay_steps, 1),
                                         alpha=optim.final_fraction)
-  else:
-    raise ValueError(f"unknown schedule {optim.schedule!r}; expected 'constant', 'cosine' "
-                     f"or 'stepwise'")
   return optax.join_schedules([warmup, after], [optim.warmup_steps])
 
 
@@ -62,36 +62,36 @@ def _player(model, optim, rng, inputs) -> PlayerState:
                             tx=optimizer(optim), batch_stats=variables.get("batch_stats", {}))
 
 
-def create_train_state(config: ml_collections.ConfigDict) -> GanState:
-  """A freshly initialised game (call under jit, or through `init_train_state`)."""
-  built = models.create_models(config)
+def create_gan_state(config: ml_collections.ConfigDict) -> GanState:
+  """A freshly initialised game (call under jit, or through `init_gan_state`)."""
+  networks = models.create_models(config)
   size = config.data.image_size
   rng = jax.random.PRNGKey(config.seed)
   predictor_rng, filler_rng, discriminator_rng, step_rng = jax.random.split(rng, 4)
-  filler = _player(built.filler, config.optim.filler, filler_rng,
-                   models.example_inputs(built.filler, size))
+  filler = _player(networks.filler, config.optim.filler, filler_rng,
+                   models.example_inputs(networks.filler, size))
   return GanState(
       step=jnp.zeros((), jnp.int32),
       rng=step_rng,
-      hole_predictor=_player(built.hole_predictor, config.optim.hole_predictor, predictor_rng,
-                             models.example_inputs(built.hole_predictor, size)),
+      hole_predictor=_player(networks.hole_predictor, config.optim.hole_predictor, predictor_rng,
+                             models.example_inputs(networks.hole_predictor, size)),
       filler=filler,
-      discriminator=_player(built.discriminator, config.optim.discriminator,
+      discriminator=_player(networks.discriminator, config.optim.discriminator,
                             discriminator_rng,
-                            models.example_inputs(built.discriminator, size)),
+                            models.example_inputs(networks.discriminator, size)),
       filler_ema_params=filler.params,
   )
 
 
-def init_train_state(config: ml_collections.ConfigDict, mesh) -> GanState:
+def init_gan_state(config: ml_collections.ConfigDict, mesh) -> GanState:
   """A new game, initialised on the devices, replicated over the mesh."""
-  return jax.jit(lambda: create_train_state(config),
+  return jax.jit(lambda: create_gan_state(config),
                  out_shardings=parallel.replicated(mesh))()
 
 
-def abstract_train_state(config: ml_collections.ConfigDict, mesh) -> GanState:
+def abstract_gan_state(config: ml_collections.ConfigDict, mesh) -> GanState:
   """Shapes, dtypes and shardings of the game, for restoring checkpoints."""
-  shapes = jax.eval_shape(lambda: create_train_state(config))
+  shapes = jax.eval_shape(lambda: create_gan_state(config))
   sharding = parallel.replicated(mesh)
   return jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype,
                                                         sharding=sharding), shapes)

@@ -1,0 +1,97 @@
+"""A run directory: the config it trained with (<workdir>/config.json) and its checkpoints.
+
+`restore_run(workdir)` is the one way to get a trained run back, for
+evaluation, inpainting, the web page and the tests.
+"""
+
+import json
+from typing import NamedTuple
+
+import ml_collections
+from etils import epath
+
+from genfill_jax import checkpoint, config_checks, errors, gan_state, parallel
+
+
+class RunNotFoundError(errors.UserError, FileNotFoundError):
+  """A workdir that holds no run (no config.json) or not the checkpoint asked for."""
+
+
+class Run(NamedTuple):
+  """A restored run: its config and the game at one checkpoint."""
+
+  config: ml_collections.ConfigDict
+  state: gan_state.GanState
+
+
+def config_path(workdir: str) -> epath.Path:
+  """Where a run's config lives: <workdir>/config.json."""
+  return epath.Path(workdir) / "config.json"
+
+
+def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Writes `config` to <workdir>/config.json (training does, on process 0)."""
+  config_path(workdir).write_text(config.to_json_best_effort(indent=2))
+
+
+# Fields renamed since earlier runs wrote their config.json: old -> new.
+_RENAMED_FIELDS = {
+    "train.gan_start_step": "train.filler_start_step",
+    "train.hole_predictor_steps": "train.hole_predictor_end_step",
+}
+# Fields added since, with the value that reproduces what earlier runs did.
+_ADDED_FIELDS = {
+    "compute_dtype": "float32",
+    "hole_predictor.pixel_features": 0,
+    "filler.harmonic_iterations": 200,
+}
+
+
+def migrate_config(stored: dict) -> dict:
+  """A config.json of any earlier run, in the fields of today's code (a new dict)."""
+  migrated = json.loads(json.dumps(stored))
+  for old, new in _RENAMED_FIELDS.items():
+    old_section, old_name = old.split(".")
+    new_section, new_name = new.split(".")
+    if old_name in migrated.get(old_section, {}):
+      migrated[new_section][new_name] = migrated[old_section].pop(old_name)
+  for field, value in _ADDED_FIELDS.items():
+    *sections, name = field.split(".")
+    node = migrated
+    for section in sections:
+      node = node[section]
+    node.setdefault(name, value)
+  return migrated
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config a run was trained with, migrated; RunNotFoundError if `workdir` is no run."""
+  path = config_path(workdir)
+  if not path.is_file():
+    raise RunNotFoundError(
+        f"{path} not found: {workdir!r} is not a genfill_jax run directory "
+        f"(training writes config.json there)")
+  config = ml_collections.ConfigDict(migrate_config(json.loads(path.read_text())))
+  config_checks.check_for_inference(config)
+  return config
+
+
+def restore_run(workdir: str, step: int | None = None,
+                config: ml_collections.ConfigDict | None = None, mesh=None) -> Run:
+  """Restores checkpoint `step` (default the latest) of the run in `workdir`.
+
+  config: the run's own (config.json) unless given; evaluation passes the
+  command line's, which may evaluate at another image size. mesh: where the
+  state is replicated (default: all devices).
+  """
+  config = load_config(workdir) if config is None else config
+  mesh = parallel.create_mesh() if mesh is None else mesh
+  manager = checkpoint.create_manager(workdir, keep=1, read_only=True)
+  try:
+    state = checkpoint.restore(manager, gan_state.abstract_gan_state(config, mesh), step)
+  except FileNotFoundError as error:
+    raise RunNotFoundError(str(error)) from error
+  finally:
+    manager.close()
+  return Run(config, state)
+
