@@ -15,10 +15,6 @@ def load_config(path: str) -> ml_collections.ConfigDict:
   return importlib.import_module(module).get_config()
 
 
-# The train-step phase that updates all three players (the full GAN step).
-ALL_PLAYERS = {"hole_predictor": True, "gan": True, "adversarial": True}
-
-
 def median_ms(call: Callable[[], object], runs: int, warmup: int = 0) -> float:
   """Median wall time of `call` in ms over `runs` calls, after `warmup` untimed calls."""
   for _ in range(warmup):

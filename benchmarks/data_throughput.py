@@ -1,6 +1,6 @@
 """Images per second the training loader delivers, by config and worker count.
 
-    python benchmarks/data_throughput.py [--configs=configs/default.py,configs/seed.py]
+    python -m benchmarks.data_throughput [--configs=configs/default.py,configs/seed.py]
         [--workers=0,1,2] [--batches=30] [--json=PATH]
 
 Worker start-up and the first batches are excluded (warm-up); the figure is the
@@ -8,16 +8,14 @@ steady rate of the main process receiving NumPy batches.
 """
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import ml_collections
 from absl import app, flags
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import load_config  # noqa: E402
-from genfill_jax.data import loader  # noqa: E402
+from benchmarks import common
+from genfill_jax.data import loader
 
 _CONFIGS = flags.DEFINE_list("configs", ["configs/default.py", "configs/seed.py"],
                              "Config files to measure.")
@@ -45,7 +43,7 @@ def main(argv):
   rows = []
   for path in _CONFIGS.value:
     for workers in map(int, _WORKERS.value):
-      config = load_config(path)
+      config = common.load_config(path)
       rate = measure(config, workers, _BATCHES.value, _WARMUP.value)
       rows.append(dict(config=path, workers=workers, image_size=config.data.image_size,
                        batch_size=config.data.batch_size, images_per_second=round(rate, 1)))

@@ -1,6 +1,6 @@
 """Inpainting latency of a trained run against OpenCV, by image size.
 
-    python benchmarks/inference.py --workdir=RUN [--sizes=64,256,512]
+    python -m benchmarks.inference --workdir=RUN [--sizes=64,256,512]
         [--runs=5] [--json=PATH]
 
 A held-out photo (scikit-image's chelsea) resized to each size, holes from the
@@ -12,7 +12,6 @@ that first call is reported apart).
 """
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -21,11 +20,10 @@ import numpy as np
 import skimage.data
 from absl import app, flags
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import median_ms  # noqa: E402
-from genfill_jax.data import holes  # noqa: E402
-from genfill_jax.evaluate import OPENCV_FLAGS, OPENCV_RADIUS  # noqa: E402
-from genfill_jax.inpaint import Inpainter  # noqa: E402
+from benchmarks import common
+from genfill_jax.data import holes
+from genfill_jax.evaluate import OPENCV_FLAGS, OPENCV_RADIUS
+from genfill_jax.inpaint import Inpainter
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A trained run (required).", required=True)
 _SIZES = flags.DEFINE_list("sizes", ["64", "256", "512"], "Square image sizes (px).")
@@ -49,11 +47,11 @@ def measure(inpainter: Inpainter, size: int, runs: int) -> dict:
   inpainter(image)  # compiles the blind path
   row = dict(size=size, hole_fraction=round(float(mask.mean()), 3),
              first_call_ms=round(first_call, 1),
-             inpainter_ms=round(median_ms(lambda: inpainter(image, mask), runs), 2),
-             inpainter_blind_ms=round(median_ms(lambda: inpainter(image), runs), 2))
+             inpainter_ms=round(common.median_ms(lambda: inpainter(image, mask), runs), 2),
+             inpainter_blind_ms=round(common.median_ms(lambda: inpainter(image), runs), 2))
   mask_u8 = mask.astype(np.uint8) * 255
   for method, flag in OPENCV_FLAGS.items():
-    row[f"{method}_ms"] = round(median_ms(
+    row[f"{method}_ms"] = round(common.median_ms(
         lambda flag=flag: cv2.inpaint(image, mask_u8, OPENCV_RADIUS, flag), runs), 2)
   return row
 

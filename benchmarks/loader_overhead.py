@@ -1,6 +1,6 @@
 """Is the loader the bottleneck? Training on real batches against one cached batch.
 
-    python benchmarks/loader_overhead.py [--config=configs/default.py] [--steps=40]
+    python -m benchmarks.loader_overhead [--config=configs/default.py] [--steps=40]
         [--json=PATH]
 
 Both loops run the compiled step of one phase as the training loop does
@@ -11,17 +11,15 @@ difference of their wall time per step.
 """
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import jax
 from absl import app, flags
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import load_config  # noqa: E402
-from genfill_jax import parallel, train_state, train_step  # noqa: E402
-from genfill_jax.data import loader  # noqa: E402
+from benchmarks import common
+from genfill_jax import gan_state, parallel, train_step
+from genfill_jax.data import loader
 
 _CONFIG = flags.DEFINE_string("config", "configs/default.py", "Config file.")
 _STEPS = flags.DEFINE_integer("steps", 40, "Timed steps per loop.")
@@ -40,13 +38,17 @@ def _loop_ms(step_fn, state, next_batch, steps: int) -> tuple[float, object]:
 
 def measure(path: str, steps: int, phase_name: str) -> dict:
   """ms per step on real and on cached batches, and the loader's overhead."""
-  config = load_config(path)
+  config = common.load_config(path)
   mesh = parallel.create_mesh()
-  phase = {"hole_predictor": True, "gan": True, "adversarial": phase_name == "adversarial"}
+  phase = train_step.Phase(hole_predictor=True, filler=True,
+                           adversarial=phase_name == "adversarial")
   step_fn = train_step.make_train_step(config, mesh, phase)
-  state = train_state.init_train_state(config, mesh)
+  state = gan_state.init_gan_state(config, mesh)
   batches = iter(loader.create_train_loader(config))
-  real = lambda: parallel.shard_batch(next(batches), mesh)  # noqa: E731
+
+  def real():
+    return parallel.shard_batch(next(batches), mesh)
+
   cached_batch = real()
   _, state = _loop_ms(step_fn, state, real, 3)  # compile; workers warm up
   cached_ms, state = _loop_ms(step_fn, state, lambda: cached_batch, steps)

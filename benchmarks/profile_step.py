@@ -1,6 +1,6 @@
 """Where a train step's time goes: jax.profiler on the JAX step, torch.profiler on the original's.
 
-    python benchmarks/profile_step.py [--config=configs/seed.py] [--steps=2] [--top=12]
+    python -m benchmarks.profile_step [--config=configs/seed.py] [--steps=2] [--top=12]
         [--trace_dir=/tmp/genfill_profile] [--json=PATH] [--notorch]
 
 Traces --steps compiled all-players steps (after a warm-up step) with
@@ -16,7 +16,6 @@ import collections
 import gzip
 import json
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -24,12 +23,9 @@ import jax
 import torch
 from absl import app, flags
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from benchmarks.common import ALL_PLAYERS, load_config  # noqa: E402
-from benchmarks.torch_original import torch_step  # noqa: E402
-from genfill_jax import parallel, train_state, train_step  # noqa: E402
-from genfill_jax.data import loader  # noqa: E402
+from benchmarks import common, torch_original
+from genfill_jax import gan_state, parallel, train_step
+from genfill_jax.data import loader
 
 _CONFIG = flags.DEFINE_string("config", "configs/seed.py", "Config file to profile.")
 _STEPS = flags.DEFINE_integer("steps", 2, "Traced steps (after one warm-up step).")
@@ -107,9 +103,9 @@ def xla_op_times(events: list[dict]) -> dict[str, float]:
 def profile_jax(config, batch, steps: int, trace_dir: Path) -> dict:
   """ms per step by XLA op and by op kind for the compiled all-players step."""
   mesh = parallel.create_mesh()
-  state = train_state.init_train_state(config, mesh)
+  state = gan_state.init_gan_state(config, mesh)
   sharded = parallel.shard_batch(batch, mesh)
-  compiled = train_step.make_train_step(config, mesh, ALL_PLAYERS).lower(
+  compiled = train_step.make_train_step(config, mesh, train_step.ALL_PLAYERS).lower(
       state, sharded).compile()
   state, metrics = compiled(state, sharded)  # warm-up
   jax.block_until_ready(metrics)
@@ -124,7 +120,7 @@ def profile_jax(config, batch, steps: int, trace_dir: Path) -> dict:
 
 def profile_torch(config, batch, steps: int) -> dict:
   """ms per step by ATen operator (self CPU time) for the original's PyTorch step."""
-  one_step = torch_step(config, batch)
+  one_step = torch_original.torch_step(config, batch)
   one_step()  # warm-up
   with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
     start = time.perf_counter()
@@ -164,7 +160,7 @@ def _print(title: str, result: dict, top: int) -> None:
 
 def main(argv):
   del argv
-  config = load_config(_CONFIG.value)
+  config = common.load_config(_CONFIG.value)
   config.data.num_workers = 0
   batch = next(iter(loader.create_train_loader(config)))
   results = {"config": _CONFIG.value, "steps": _STEPS.value,

@@ -1,6 +1,6 @@
 """Train-step time on 1, 2, 4 and 8 simulated CPU devices at a fixed per-device batch.
 
-    python benchmarks/scaling.py [--config=configs/default.py] [--per_device_batch=2]
+    python -m benchmarks.scaling [--config=configs/default.py] [--per_device_batch=2]
         [--devices=1,2,4,8] [--steps=6] [--json=PATH]
 
 Simulated devices (XLA's host platform split into 8) share this machine's cores,
@@ -11,24 +11,22 @@ losses after --steps steps from the same initial state on the training stream
 (the global batch grows with the device count, so the losses differ slightly).
 """
 
+import json
 import os
+import statistics
+import time
+from pathlib import Path
 
+# Before jax is imported: XLA reads the flag when its CPU backend starts.
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                            + " --xla_force_host_platform_device_count=8")
 
-import json  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import jax
+from absl import app, flags
 
-import jax  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import ALL_PLAYERS, load_config  # noqa: E402
-from genfill_jax import parallel, train_state, train_step  # noqa: E402
-from genfill_jax.data import loader  # noqa: E402
+from benchmarks import common
+from genfill_jax import gan_state, parallel, train_step
+from genfill_jax.data import loader
 
 _CONFIG = flags.DEFINE_string("config", "configs/default.py", "Config file.")
 _PER_DEVICE = flags.DEFINE_integer("per_device_batch", 2, "Examples per device.")
@@ -36,9 +34,10 @@ _DEVICES = flags.DEFINE_list("devices", ["1", "2", "4", "8"], "Device counts.")
 _STEPS = flags.DEFINE_integer("steps", 6, "Steps timed (after 2 warm-up steps).")
 _JSON = flags.DEFINE_string("json", None, "Write the figures here as JSON.")
 
+
 def measure(path: str, devices: int, per_device: int, steps: int) -> dict:
   """Median step time and the losses after `steps` steps on `devices` devices."""
-  config = load_config(path)
+  config = common.load_config(path)
   config.data.num_workers = 0
   # The loader splits its batch over all 8 devices: draw 8 per-device batches
   # and keep the first `devices` of them.
@@ -46,11 +45,11 @@ def measure(path: str, devices: int, per_device: int, steps: int) -> dict:
   stream = loader.create_train_loader(config)
   config.data.batch_size = per_device * devices
   mesh = parallel.create_mesh(jax.devices()[:devices])
-  step_fn = train_step.make_train_step(config, mesh, ALL_PLAYERS)
+  step_fn = train_step.make_train_step(config, mesh, train_step.ALL_PLAYERS)
   batches = [parallel.shard_batch({name: value[:config.data.batch_size]
                                    for name, value in batch.items()}, mesh)
              for batch, _ in zip(stream, range(steps + 2), strict=False)]
-  state = train_state.init_train_state(config, mesh)
+  state = gan_state.init_gan_state(config, mesh)
   times = []
   for index, batch in enumerate(batches):
     start = time.perf_counter()

@@ -1,13 +1,13 @@
 """ms per train step (all three players) in JAX and in the original's PyTorch step.
 
-    python benchmarks/train_step.py [--config=configs/seed.py] [--runs=5] [--json=PATH]
+    python -m benchmarks.train_step [--config=configs/seed.py] [--runs=5] [--json=PATH]
         [--peak_tflops=T]
 
 For each config (default: tiny, default and seed): the compiled JAX step of the
 full GAN phase (hole predictor, discriminator and filler updated) on a cached
 real batch, after warm-up, median of --runs; then, in the same process, a PyTorch
 implementation of the original's step at the same size (the reference networks
-of tests/torch_reference.py, the original's losses: predictor BCE on cells, D
+of genfill_jax/torch_reference.py, the original's losses: predictor BCE on cells, D
 BCE with label noise 0.05, G BCE; Adam as in the original) and the ratio.
 Achieved FLOP/s come from XLA's cost analysis of the compiled step, as a fraction
 of the machine's peak (estimated from /proc/cpuinfo on a CPU, or --peak_tflops).
@@ -19,18 +19,14 @@ like-for-like comparison.
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import jax
 from absl import app, flags
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from benchmarks.common import ALL_PLAYERS, load_config, median_ms  # noqa: E402
-from benchmarks.torch_original import torch_step  # noqa: E402
-from genfill_jax import parallel, train_state, train_step  # noqa: E402
-from genfill_jax.data import loader  # noqa: E402
+from benchmarks import common, torch_original
+from genfill_jax import gan_state, parallel, train_step
+from genfill_jax.data import loader
 
 _CONFIG = flags.DEFINE_list(
     "config", ["configs/tiny.py", "configs/default.py", "configs/seed.py"],
@@ -41,6 +37,8 @@ _JSON = flags.DEFINE_string("json", None, "Write the figures here as JSON.")
 _PEAK = flags.DEFINE_float("peak_tflops", 0.0, "Peak float32 TFLOP/s of the machine "
                            "(0: estimate for a CPU from /proc/cpuinfo).")
 _TORCH = flags.DEFINE_bool("torch", True, "Also time the PyTorch reference step.")
+
+
 
 def cpu_peak_flops() -> float:
   """Float32 FLOP/s of this CPU: cores x clock x FMA lanes (AVX-512: 64, AVX2+FMA: 32)."""
@@ -55,9 +53,9 @@ def cpu_peak_flops() -> float:
 def time_jax_step(config, batch, warmup, runs) -> tuple[float, float]:
   """(median ms per step, FLOPs per step) of the compiled all-players step."""
   mesh = parallel.create_mesh()
-  state = train_state.init_train_state(config, mesh)
+  state = gan_state.init_gan_state(config, mesh)
   sharded = parallel.shard_batch(batch, mesh)
-  step_fn = train_step.make_train_step(config, mesh, ALL_PLAYERS)
+  step_fn = train_step.make_train_step(config, mesh, train_step.ALL_PLAYERS)
   compiled = step_fn.lower(state, sharded).compile()
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, list) else cost
@@ -68,17 +66,17 @@ def time_jax_step(config, batch, warmup, runs) -> tuple[float, float]:
     holder["state"], metrics = compiled(holder["state"], sharded)
     jax.block_until_ready(metrics)
 
-  return median_ms(one_step, runs, warmup), flops
+  return common.median_ms(one_step, runs, warmup), flops
 
 
 def time_torch_step(config, batch, warmup, runs) -> float:
   """Median ms of the original's PyTorch step at `config`'s size."""
-  return median_ms(torch_step(config, batch), runs, warmup)
+  return common.median_ms(torch_original.torch_step(config, batch), runs, warmup)
 
 
 def measure(path: str, warmup: int, runs: int, peak: float, with_torch: bool) -> dict:
   """One config's row: JAX and PyTorch ms/step, images/s, FLOP/s and their ratios."""
-  config = load_config(path)
+  config = common.load_config(path)
   config.data.num_workers = 0
   batch = next(iter(loader.create_train_loader(config)))
   images = config.data.batch_size

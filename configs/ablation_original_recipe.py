@@ -24,6 +24,7 @@ def get_config():
   for network in (config.hole_predictor, config.filler, config.discriminator):
     network.norm_pattern = "even"
   config.hole_predictor.output_resolution = "cells"
+  config.hole_predictor.pixel_features = 0  # The pixel branch needs 'full' outputs.
   config.filler.hole_map_input = "bottleneck"
   config.filler.hole_fill = "none"
   # Predictor first (frozen afterwards), then the GAN; 800 steps in all by default.

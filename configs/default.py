@@ -1,7 +1,5 @@
-"""Our working recipe, sized for a 2-core CPU at 64 px.
-
-The model fields below are the ones this project trains by default; the training
-recipe (losses, optimisers, schedules) joins this file with training support.
+"""Our working recipe, sized for a 2-core CPU at 64 px: data, masks, networks,
+losses (genfill_jax/recipes.py, 'ours'), optimisers and schedules.
 """
 
 import ml_collections
@@ -54,10 +52,12 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.train = ml_collections.ConfigDict()
   config.train.recipe = "ours"  # 'ours' (below) or 'original' (seed.py's losses).
-  config.train.num_train_steps = 2400  # 35 minutes on a 2-core CPU (measured).
+  config.train.num_train_steps = 2400  # Total steps (README: the run's time here).
   config.train.hole_predictor_end_step = 2400  # The predictor trains while step < this.
-  config.train.filler_start_step = 0  # Filler (and discriminator) train from this step.
-  config.train.adversarial_start_step = 800  # Reconstruction-only warm-up before D joins.
+  config.train.filler_start_step = 0  # The filler trains from this step on.
+  # Reconstruction-only warm-up: the discriminator trains, and the filler learns
+  # from it, from this step on.
+  config.train.adversarial_start_step = 800
   config.train.filler_condition = "true_mask"  # Or 'predicted' (the original's way).
   config.train.ema_decay = 0.99  # Filler EMA; evaluation and inference use it.
   config.train.log_every_steps = 50  # Scalars to TensorBoard and metrics.jsonl.

@@ -17,7 +17,7 @@ def checkpoint_dir(workdir: str) -> epath.Path:
 # Orbax splits each replicated array among its replicas so that every host writes
 # a part ("replica-parallel" saving). For arrays as small as ours that means
 # hundreds of tiny writes and, on the first save, one compiled slice program per
-# array shape and replica (5 s of a tiny run on CPU). Only slices of at least
+# array shape and replica (most of a tiny run's first save). Only slices of at least
 # this size are worth it.
 MIN_BYTES_PER_REPLICA_SLICE = 1 << 20
 

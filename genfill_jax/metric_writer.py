@@ -26,7 +26,7 @@ class MetricWriter:
       logging.warning("workdir %s is remote: TensorBoard events are not written, "
                       "metrics.jsonl is", workdir)
     else:
-      from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415 (heavy import)
+      from torch.utils.tensorboard import SummaryWriter  # a heavy import, only here
 
       self.tensorboard = SummaryWriter(str(epath.Path(workdir) / "tensorboard"))
 

@@ -17,7 +17,7 @@ _requested = threading.Event()
 
 
 def _multihost_service() -> bool:
-  from jax._src import distributed  # noqa: PLC0415 (JAX keeps the service state here)
+  from jax._src import distributed  # JAX keeps the service state here
 
   return (jax.process_count() > 1
           and distributed.global_state.preemption_sync_manager is not None)

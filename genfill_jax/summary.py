@@ -65,9 +65,9 @@ def format_model_summary(name: str, model, image_size: int) -> str:
 
 def summarize(config: ml_collections.ConfigDict) -> str:
   """The summary of all three models at `config.data.image_size`."""
-  built = models.create_models(config)
+  networks = models.create_models(config)
   size = config.data.image_size
   sections = [f"Models at {size}x{size} px (batch of 1 shown; NHWC)."]
-  for name, model in built._asdict().items():
+  for name, model in networks._asdict().items():
     sections.append(format_model_summary(name, model, size))
   return "\n\n".join(sections)

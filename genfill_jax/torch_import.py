@@ -1,6 +1,6 @@
 """Original genFill PyTorch weights -> Flax variables.
 
-The original's state-dict keys (listed in `../shared/seed/state_dict_keys.txt`)
+The original's state-dict keys (listed in `tests/data/original_state_dict_keys.txt`)
 map one to one onto our Flax variables:
 
   downscalers.{i}.conv1.weight        params/downscalers_{i}/conv/kernel

@@ -45,7 +45,7 @@ def phase_at(config: ml_collections.ConfigDict, step: int) -> Phase:
 
 
 class _Setup(NamedTuple):
-  """What every part of a step reads: the config, its recipe, the built networks."""
+  """What every part of a step reads: the config, its recipe, its networks."""
 
   config: ml_collections.ConfigDict
   recipe: recipes.Recipe

@@ -20,14 +20,15 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
-import pytest  # noqa: E402 (after the environment above)
+import pytest
 
 
 @pytest.fixture(scope="session")
 def tiny_trained_run(tmp_path_factory):
   """A run of configs/tiny.py trained for 2 steps on 8 devices, every family evaluated."""
-  from configs import tiny  # noqa: PLC0415 (imports JAX)
-  from genfill_jax import train  # noqa: PLC0415
+  # Imported here, after the environment above is set.
+  from configs import tiny
+  from genfill_jax import train
 
   config = tiny.get_config()
   config.train.num_train_steps = 2

@@ -46,3 +46,18 @@ def test_a_bad_config_field_is_one_line_and_exit_code_2(tmp_path):
       "error: config.data.image_size=36 must be a positive multiple of 8 "
       "(config.hole_predictor.num_downscales=2 needs it)")
   assert not (tmp_path / "run").exists()
+
+
+def test_a_workdir_that_is_not_a_run_is_one_line_and_exit_code_2(tmp_path):
+  for mode in ("serve", "eval"):
+    result = _main("--config=configs/tiny.py", f"--mode={mode}", f"--workdir={tmp_path}")
+    assert result.returncode == 2, (mode, result.stderr)
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("error: ") and "Traceback" not in result.stderr, mode
+
+
+def test_a_missing_flag_is_one_line_and_exit_code_2():
+  result = _main("--config=configs/tiny.py", "--mode=inpaint", "--workdir=runs/none")
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1] == (
+      "error: --mode=inpaint needs --input, --output")

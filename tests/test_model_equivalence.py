@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from genfill_jax import models, torch_import
-
-import torch_reference
+from genfill_jax import models, torch_import, torch_reference
 
 K, R, BASE_WIDTH, SIZE, BATCH = 2, 3, 8, 64, 4
 TOLERANCE = 1e-4

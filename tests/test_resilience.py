@@ -1,33 +1,19 @@
 """Runs that survive: exact resume, SIGTERM, half-written checkpoints."""
 
-import json
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 
 from configs import tiny
-from genfill_jax import checkpoint, parallel, train, train_state, train_step
+from genfill_jax import checkpoint, parallel, train, train_step
+from genfill_jax.gan_state import init_gan_state
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _tiny(num_train_steps):
-  config = tiny.get_config()
-  config.train.num_train_steps = num_train_steps
-  config.train.eval_every_steps = 100  # only at the end: keeps the test short
-  config.eval.families = ("box",)
-  return config
-
-
-def _losses(workdir: Path) -> dict[int, float]:
-  records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-  return {r["step"]: r["filler/loss"] for r in records if "filler/loss" in r}
+from helpers import ROOT, logged, recorded_compiles, tiny_config_evaluated_at_end
 
 
 class _Killed(Exception):
@@ -35,7 +21,7 @@ class _Killed(Exception):
 
 
 def test_a_run_killed_between_checkpoints_resumes_exactly(tmp_path, monkeypatch):
-  uninterrupted = train.train_and_evaluate(_tiny(6), str(tmp_path / "a"))
+  uninterrupted = train.train_and_evaluate(tiny_config_evaluated_at_end(6), str(tmp_path / "a"))
 
   real_make = train_step.make_train_step
   calls = {"steps": 0}
@@ -52,48 +38,41 @@ def test_a_run_killed_between_checkpoints_resumes_exactly(tmp_path, monkeypatch)
 
   monkeypatch.setattr(train_step, "make_train_step", dies_at_step_5)
   with pytest.raises(_Killed):
-    train.train_and_evaluate(_tiny(6), str(tmp_path / "b"))
+    train.train_and_evaluate(tiny_config_evaluated_at_end(6), str(tmp_path / "b"))
   manager = checkpoint.create_manager(str(tmp_path / "b"), keep=2, read_only=True)
   assert manager.latest_step() == 4
   monkeypatch.setattr(train_step, "make_train_step", real_make)
 
-  resumed = train.train_and_evaluate(_tiny(6), str(tmp_path / "b"))  # the same command
+  # The same command again:
+  resumed = train.train_and_evaluate(tiny_config_evaluated_at_end(6), str(tmp_path / "b"))
   assert int(resumed.step) == 6
   for left, right in zip(jax.tree.leaves(jax.device_get(uninterrupted)),
                          jax.tree.leaves(jax.device_get(resumed)), strict=True):
     np.testing.assert_array_equal(left, right)
-  assert _losses(tmp_path / "b")[6] == _losses(tmp_path / "a")[6]
+  assert (logged(tmp_path / "b", "filler/loss")[6]
+          == logged(tmp_path / "a", "filler/loss")[6])
 
 
 def test_an_incomplete_checkpoint_is_never_restored(tmp_path):
   workdir = tmp_path / "run"
-  train.train_and_evaluate(_tiny(4), str(workdir))
+  train.train_and_evaluate(tiny_config_evaluated_at_end(4), str(workdir))
   # What a kill during saving leaves: Orbax's temporary directory for step 6.
   partial = workdir / "checkpoints" / "6.orbax-checkpoint-tmp-1700000000"
   partial.mkdir()
   (partial / "_CHECKPOINT_METADATA").write_text("{")
-  resumed = train.train_and_evaluate(_tiny(5), str(workdir))
+  resumed = train.train_and_evaluate(tiny_config_evaluated_at_end(5), str(workdir))
   assert int(resumed.step) == 5  # resumed from step 4, not from the partial 6
 
 
 def test_saving_a_state_replicated_on_8_devices_compiles_nothing(tmp_path):
   # Orbax's default replica-parallel saving compiled one slice program per array
-  # shape and replica: 5 s on the first save of a tiny run.
-  state = train_state.init_train_state(tiny.get_config(), parallel.create_mesh(jax.devices()))
+  # shape and replica on the first save.
+  state = init_gan_state(tiny.get_config(), parallel.create_mesh(jax.devices()))
   assert len(jax.tree.leaves(state)[0].sharding.device_set) == 8
-  compiles = []
-
-  def on_duration(event, duration, **details):
-    if event == "/jax/core/compile/backend_compile_duration":
-      compiles.append(details)
-
-  jax.monitoring.register_event_duration_secs_listener(on_duration)
-  try:
+  with recorded_compiles() as compiles:
     manager = checkpoint.create_manager(str(tmp_path), keep=1)
     checkpoint.save(manager, state)
     manager.wait_until_finished()
-  finally:
-    jax.monitoring.unregister_event_duration_listener(on_duration)
   assert compiles == []
   assert manager.all_steps() == [0]
   manager.close()

@@ -159,8 +159,8 @@ def test_main_serves_a_run_on_localhost(tiny_trained_run):
 
 
 def _browser(user_data_dir):
-  from selenium import webdriver  # noqa: PLC0415 (only this test needs it)
-  from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
+  from selenium import webdriver  # only this test needs selenium
+  from selenium.webdriver.chrome.service import Service
 
   for program in (CHROMIUM, CHROMEDRIVER):
     assert shutil.which(program), (
@@ -189,9 +189,9 @@ Promise.all([read(s.resultBlob), read(s.sentMaskBlob)]).then(done);
 
 
 def test_browser_paints_a_stroke_and_gets_it_filled(inpainter, tmp_path):
-  from selenium.webdriver.common.action_chains import ActionChains  # noqa: PLC0415
-  from selenium.webdriver.common.by import By  # noqa: PLC0415
-  from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
+  from selenium.webdriver.common.action_chains import ActionChains
+  from selenium.webdriver.common.by import By
+  from selenium.webdriver.support.ui import WebDriverWait
 
   photo = _photo(96, 128, seed=7)
   photo_path = tmp_path / "photo.png"
@@ -201,7 +201,7 @@ def test_browser_paints_a_stroke_and_gets_it_filled(inpainter, tmp_path):
   browser = _browser(tmp_path / "chromium-profile")
   try:
     wait = WebDriverWait(browser, 60)
-    state = lambda: browser.find_element(By.TAG_NAME, "body").get_attribute("data-state")  # noqa: E731
+    state = lambda: browser.find_element(By.TAG_NAME, "body").get_attribute("data-state")
     browser.get(f"http://127.0.0.1:{server.server_port}/")
     wait.until(lambda _: "checkpoint step 2" in browser.find_element(By.ID, "run-info").text)
     browser.find_element(By.ID, "file-input").send_keys(str(photo_path))

@@ -8,9 +8,7 @@ import pytest
 import torch
 
 from configs import seed
-from genfill_jax import models, torch_import
-
-import torch_reference
+from genfill_jax import models, torch_import, torch_reference
 
 KEYS_FILE = Path(__file__).parent / "data" / "original_state_dict_keys.txt"
 

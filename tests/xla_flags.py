@@ -4,8 +4,7 @@ import os
 
 # The suite's time goes mostly into compiling many small programs. LLVM's
 # cheapest code generation and XLA:CPU's older (simpler) fusion emitters compile
-# them in less than half the time (whole suite 9:15 -> 6:31 here, the two-host
-# test's training step 8.6 -> 3.5 s); every result stays within its test's tolerance.
+# them in less than half the time; every result stays within its test's tolerance.
 # These are XLA:CPU flags of the pinned jaxlib, and XLA refuses unknown flags:
 # check them when upgrading JAX.
 FAST_COMPILE = ("--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"

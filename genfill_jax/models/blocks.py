@@ -1,8 +1,8 @@
 """The three building blocks of genFill (DownScale, Res, Upscale), NHWC.
 
 Each block reproduces the original PyTorch block layer by layer, including its
-unusual order: in DownScale and Res the PReLU comes *before* the BatchNorm. See
-`../shared/seed/ARCHITECTURE.md` for the PyTorch description.
+unusual order: in DownScale and Res the PReLU comes *before* the BatchNorm
+(`genfill_jax/torch_reference.py` is the PyTorch description).
 """
 
 from collections.abc import Sequence

@@ -1,8 +1,8 @@
-"""A PyTorch reference of the original genFill networks, written from
-`../shared/seed/ARCHITECTURE.md` (NCHW, the original's module and key names).
+"""A PyTorch reference of the original genFill networks (NCHW, the original's
+module and key names; its state-dict keys are tests/data/original_state_dict_keys.txt).
 
-Used only by the tests, to prove that the Flax models compute the same function,
-and by the benchmarks as the original's training step. `prelu_after_norm=True`
+The tests use it to prove that the Flax models compute the same function, and
+the benchmarks as the original's training step. `prelu_after_norm=True`
 builds a deliberately wrong variant (activation after the norm) so that the
 tests can show they notice such a change.
 """

@@ -1,0 +1,79 @@
+"""Helpers shared by the test modules: tiny configs, logged metrics, restored runs,
+and the tolerance for parameters trained under different summation orders."""
+
+import contextlib
+import json
+from pathlib import Path
+
+import jax
+import ml_collections
+import numpy as np
+
+from configs import tiny
+from genfill_jax import parallel, runs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(num_train_steps: int = 4) -> ml_collections.ConfigDict:
+  """configs/tiny.py (every code path, seconds per step) trained for `num_train_steps`."""
+  config = tiny.get_config()
+  config.train.num_train_steps = num_train_steps
+  return config
+
+
+def tiny_config_evaluated_at_end(num_train_steps: int) -> ml_collections.ConfigDict:
+  """`tiny_config` that evaluates one family, once, at the end: for tests of training
+  mechanics (checkpoints, resume), where evaluation time is overhead."""
+  config = tiny_config(num_train_steps)
+  config.train.eval_every_steps = 100_000
+  config.eval.families = ("box",)
+  return config
+
+
+def logged(workdir: Path, name: str) -> dict[int, float]:
+  """{step: value} of scalar `name` in <workdir>/metrics.jsonl."""
+  records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  return {record["step"]: record[name] for record in records if name in record}
+
+
+def restore_on_one_device(workdir: Path):
+  """The latest checkpoint of a run, on the first device, as host arrays."""
+  _, state = runs.restore_run(str(workdir), mesh=parallel.create_mesh(jax.devices()[:1]))
+  return jax.device_get(state)
+
+
+@contextlib.contextmanager
+def recorded_compiles():
+  """Yields a list that collects one entry per XLA compilation inside the block."""
+  compiles = []
+
+  def on_duration(event, duration, **details):
+    if event == "/jax/core/compile/backend_compile_duration":
+      compiles.append(details)
+
+  jax.monitoring.register_event_duration_secs_listener(on_duration)
+  try:
+    yield compiles
+  finally:
+    jax.monitoring.unregister_event_duration_listener(on_duration)
+
+
+PLAYERS = ("hole_predictor", "filler", "discriminator")
+
+
+def assert_params_close_after_adam(state, reference) -> None:
+  """The players' params of two runs that differ only in summation order.
+
+  Adam's first updates are close to lr * sign(gradient), so a gradient element
+  near zero can flip sign under another summation order (8 devices against 1,
+  Gloo's all-reduce against one process): a handful of weights then differ by
+  up to 2 * lr per step (lr = 1e-3). Everything else agrees to 5e-4.
+  """
+  for player in PLAYERS:
+    flat, flat_reference = (
+        np.concatenate([np.ravel(x) for x in jax.tree.leaves(getattr(s, player).params)])
+        for s in (state, reference))
+    difference = np.abs(flat - flat_reference)
+    assert difference.max() <= 4e-3, player
+    assert np.mean(difference > 5e-4) <= 0.02, player

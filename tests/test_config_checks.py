@@ -1,0 +1,114 @@
+"""Config checks: every unusable field is refused by name, before anything is written or
+compiled; old runs' config.json files are migrated."""
+
+import json
+import shutil
+
+import jax
+import pytest
+
+from genfill_jax import config_checks, inpaint, runs, train
+
+from helpers import recorded_compiles, tiny_config
+
+BAD_FIELDS = [
+    ("train.num_train_steps", 0, "config.train.num_train_steps=0 must be positive"),
+    ("train.checkpoint_every_steps", -5,
+     "config.train.checkpoint_every_steps=-5 must be positive"),
+    ("train.recipe", "magic", "config.train.recipe='magic' must be one of"),
+    ("data.batch_size", 12, "config.data.batch_size=12 must be a positive multiple of the "
+                            "device count \\(8\\)"),
+    ("data.image_size", 36, "config.data.image_size=36 must be a positive multiple of 8"),
+    ("holes.corruption", "fog", "config.holes.corruption='fog' must be one of"),
+    ("holes.weights", {"blocks": 1.0, "clouds": 1.0},
+     "config.holes.weights\\['clouds'\\]='clouds' must be one of"),
+    ("eval.families", ("box", "clouds"), "config.eval.families='clouds' must be one of"),
+    ("eval.num_examples", 12, "config.eval.num_examples=12 must be a positive multiple of "
+                              "config.data.batch_size=8"),
+    ("data.source", "folder", "config.data.test_dir='' is not a directory"),
+    ("data.builtin_train_photos", ("astronaut", "selfie"),
+     "config.data.builtin_train_photos=\\('astronaut', 'selfie'\\) must name built-in"),
+    ("hole_predictor.pixel_features", -1, "config.hole_predictor.pixel_features=-1 must be"),
+    ("compute_dtype", "float16", "config.compute_dtype='float16' must be one of"),
+    ("filler.norm_pattern", "odd", "config.filler.norm_pattern='odd' must be one of"),
+    ("filler.hole_map_input", "side", "config.filler.hole_map_input='side' must be one of"),
+    ("hole_predictor.output_resolution", "half",
+     "config.hole_predictor.output_resolution='half' must be one of"),
+    ("data.crop", "center", "config.data.crop='center' must be one of"),
+    ("data.crop_scale", (0.5, 0.2), "config.data.crop_scale=\\(0.5, 0.2\\) must be"),
+    ("optim.filler.schedule", "linear", "config.optim.filler.schedule='linear' must be one of"),
+    ("optim.discriminator.b1", 1.0, "config.optim.discriminator.b1=1.0 must be in \\[0, 1\\)"),
+    ("train.ema_decay", 1.5, "config.train.ema_decay=1.5 must be in \\[0, 1\\]"),
+    ("loss.l1_hole", -1.0, "config.loss.l1_hole=-1.0 must be >= 0"),
+    ("holes.max_fraction", 0.0, "config.holes.max_fraction=0.0 must be in \\(0, 1\\]"),
+]
+
+
+def _set(config, field, value):
+  *sections, name = field.split(".")
+  node = config
+  for section in sections:
+    node = node[section]
+  node[name] = value
+
+
+@pytest.mark.parametrize("field,value,message", BAD_FIELDS)
+def test_a_bad_field_is_refused_by_name(field, value, message):
+  config = tiny_config()
+  _set(config, field, value)
+  with pytest.raises(config_checks.ConfigError, match=f"^{message}"):
+    config_checks.check_for_training(config, jax.device_count())
+
+
+def test_the_shipped_configs_pass():
+  from configs import ablation_original_recipe, default, seed, tiny, tpu
+
+  for module in (default, seed, tiny, ablation_original_recipe, tpu):
+    config = module.get_config()
+    config_checks.check_for_training(config, config.data.batch_size)
+
+
+def test_training_refuses_before_writing_or_compiling_anything(tmp_path):
+  config = tiny_config()
+  config.optim.filler.schedule = "linear"
+  with recorded_compiles() as compiles, pytest.raises(config_checks.ConfigError,
+                                                     match="config.optim.filler.schedule"):
+    train.train_and_evaluate(config, str(tmp_path / "run"))
+  assert compiles == []
+  assert not (tmp_path / "run").exists()
+
+
+def _as_written_by_an_earlier_version(workdir):
+  """Rewrites config.json in the fields of earlier runs (before the renames, and
+  without the fields added since, where their value was the default then)."""
+  path = workdir / "config.json"
+  stored = json.loads(path.read_text())
+  stored["train"]["gan_start_step"] = stored["train"].pop("filler_start_step")
+  stored["train"]["hole_predictor_steps"] = stored["train"].pop("hole_predictor_end_step")
+  assert stored.pop("compute_dtype") == "float32"
+  assert stored["filler"].pop("harmonic_iterations") == 200
+  path.write_text(json.dumps(stored))
+  return stored
+
+
+def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
+  workdir = tmp_path / "old_run"
+  shutil.copytree(tiny_trained_run, workdir)
+  stored = _as_written_by_an_earlier_version(workdir)
+  config = runs.load_config(str(workdir))
+  assert config.train.filler_start_step == stored["train"]["gan_start_step"]
+  assert config.train.hole_predictor_end_step == stored["train"]["hole_predictor_steps"]
+  assert config.compute_dtype == "float32" and config.filler.harmonic_iterations == 200
+  assert "gan_start_step" not in config.train
+
+
+def test_an_earlier_run_still_restores_for_inpainting(tmp_path, tiny_trained_run):
+  workdir = tmp_path / "old_run"
+  shutil.copytree(tiny_trained_run, workdir)
+  _as_written_by_an_earlier_version(workdir)
+  assert inpaint.Inpainter.from_workdir(str(workdir)).step == 2
+
+
+def test_a_folder_that_is_not_a_run_is_a_user_error(tmp_path):
+  with pytest.raises(runs.RunNotFoundError, match="is not a genfill_jax run directory"):
+    runs.restore_run(str(tmp_path))
