@@ -79,6 +79,15 @@ _SHOWN_ON_BAR = {"filler/loss": "filler", "discriminator/loss": "disc",
                  "hole_predictor/loss": "holes", "images_per_second": "img/s"}
 
 
+def _log(window: _LogWindow, writer, bar, batch_size: int) -> None:
+  """Checks the window's losses are finite, then writes their averages and shows them."""
+  window.check_finite()
+  step, scalars = window.flush(batch_size)
+  writer.write(step, scalars)
+  bar.set_postfix({label: f"{scalars[name]:.3g}"
+                   for name, label in _SHOWN_ON_BAR.items() if name in scalars})
+
+
 def _evaluate(config, state, mesh, workdir, writer, model_outputs) -> None:
   """Evaluates, logs the scalars and writes metrics.json with the first family's preview."""
   step = int(state.step)
@@ -135,11 +144,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> gan_s
         preempted = preemption.reached(done)  # every host calls it every step
         at_checkpoint = itstime(done, config.train.checkpoint_every_steps, num_steps) or preempted
         if at_checkpoint or itstime(done, config.train.log_every_steps, num_steps):
-          window.check_finite()  # before anything is saved: never checkpoint a NaN
-          logged_step, scalars = window.flush(config.data.batch_size)
-          writer.write(logged_step, scalars)
-          bar.set_postfix({label: f"{scalars[name]:.3g}"
-                           for name, label in _SHOWN_ON_BAR.items() if name in scalars})
+          _log(window, writer, bar, config.data.batch_size)  # raises on a NaN: never saved
         if at_checkpoint:
           checkpoint.save(manager, state)
         if preempted:
