@@ -21,8 +21,8 @@ import skimage.data
 from absl import app, flags
 
 from benchmarks import common
+from genfill_jax.baselines import OPENCV_FLAGS, OPENCV_RADIUS
 from genfill_jax.data import holes
-from genfill_jax.evaluate import OPENCV_FLAGS, OPENCV_RADIUS
 from genfill_jax.inpaint import Inpainter
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A trained run (required).", required=True)

@@ -23,11 +23,14 @@ def get_config() -> ml_collections.ConfigDict:
   config.data = ml_collections.ConfigDict()
   config.data.source = "builtin"  # 'builtin' (scikit-image photos) or 'folder'.
   config.data.train_dir = ""  # With source='folder': every image under it, recursively.
-  config.data.test_dir = ""  # With source='folder': held-out images for evaluation.
+  config.data.validation_dir = ""  # With source='folder': held-out images for tuning.
+  config.data.test_dir = ""  # With source='folder': held-out images for the final figures.
   # Whole photos, so no test photo is ever seen in training (also not cropped).
   config.data.builtin_train_photos = (
       "astronaut", "brick", "camera", "cell", "clock", "coins", "grass", "gravel",
       "hubble_deep_field", "immunohistochemistry", "moon", "page", "retina", "text")
+  # Tuning is judged on the validation photos; the test photos only give final figures.
+  config.data.builtin_validation_photos = ("stereo_motorcycle_left", "stereo_motorcycle_right")
   config.data.builtin_test_photos = ("chelsea", "coffee", "rocket")
   config.data.examples_per_photo = 200  # Built-in epoch length: random crops per photo.
   config.data.image_size = 64  # Training crops are image_size x image_size.
@@ -97,7 +100,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.distributed.process_id = 0
 
   config.eval = ml_collections.ConfigDict()
+  config.eval.split = "test"  # 'validation' (for tuning) or 'test' (final figures).
   config.eval.families = ("blocks", "box", "thin", "medium", "thick")  # Reported one by one.
+  # LPIPS networks ('alexnet', 'vgg16'): perceptual distance of every method's result.
+  config.eval.lpips_nets = ("alexnet", "vgg16")
   config.eval.num_examples = 64  # Per family; a multiple of data.batch_size.
   config.eval.seed = 1234  # Fixes eval crops and masks: identical every time.
   config.eval.preview_examples = 8  # Rows of the preview PNG grid.

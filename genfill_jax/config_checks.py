@@ -10,10 +10,11 @@ trained run's networks read.
 import ml_collections
 from etils import epath
 
-from genfill_jax import errors, gan_state, models, recipes
+from genfill_jax import errors, gan_state, models, perceptual, recipes
 from genfill_jax.data import corruption, datasets, holes, loader, sources
 from genfill_jax.models import blocks, networks
 
+EVAL_SPLITS = ("validation", "test")
 # Every field that names one of a fixed set of choices, and its choices.
 CHOICES = {
     "compute_dtype": models.COMPUTE_DTYPES,
@@ -23,6 +24,7 @@ CHOICES = {
     "holes.predictor_corruption": corruption.MODES,
     "train.recipe": recipes.RECIPES,
     "train.filler_condition": ("true_mask", "predicted"),
+    "eval.split": EVAL_SPLITS,
     "hole_predictor.norm_pattern": blocks.NORM_PATTERNS,
     "hole_predictor.output_resolution": networks.HOLE_PREDICTOR_OUTPUTS,
     "filler.norm_pattern": blocks.NORM_PATTERNS,
@@ -185,6 +187,9 @@ def _check_evaluation(config: ml_collections.ConfigDict) -> None:
   _require(bool(config.eval.families), "eval.families", tuple(config.eval.families),
            "must name at least one family")
   _at_least(config, ["eval.preview_examples"], 0)
+  for net in config.eval.lpips_nets:
+    _require(net in perceptual.LPIPS_NETS, "eval.lpips_nets", net,
+             f"must be one of {perceptual.LPIPS_NETS}")
 
 
 def _check_distributed(config: ml_collections.ConfigDict) -> None:
@@ -206,7 +211,7 @@ def check_for_evaluation(config: ml_collections.ConfigDict, device_count: int) -
   check_for_inference(config)
   _check_image_size(config)
   _check_batch(config, device_count)
-  _check_source(config, ("test",))
+  _check_source(config, (config.eval.split,))
   _check_data(config)
   _check_holes(config)
   _check_evaluation(config)

@@ -1,15 +1,16 @@
 """Evaluation on the fixed stream: the filler (true and predicted mask), the
-harmonic fill alone, OpenCV's Telea and Navier-Stokes on exactly the same cases,
-and the hole predictor.
+harmonic fill (the filler's first guess alone, and solved exactly), OpenCV's
+Telea and Navier-Stokes on exactly the same cases, and the hole predictor.
 
-Per mask family: masked PSNR, SSIM and hole L1 of every method, and the hole
-predictor's IoU, precision and recall (`metrics.py` defines them).
+Per mask family: masked PSNR, SSIM, hole L1 and LPIPS of every method, the
+hole predictor's IoU, precision and recall (`metrics.py` and `perceptual.py`
+define them), and the filler's paired differences against the exact harmonic
+fill and the better OpenCV method, with bootstrap intervals over examples.
 """
 
 import functools
 import json
 
-import cv2
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -18,18 +19,30 @@ from etils import epath
 from jax.experimental import multihost_utils
 from PIL import Image
 
-from genfill_jax import config_checks, inpaint, metrics, parallel, pixels, recipes, runs
+from genfill_jax import (
+  baselines,
+  config_checks,
+  inpaint,
+  metrics,
+  parallel,
+  perceptual,
+  pixels,
+  recipes,
+  runs,
+)
 from genfill_jax.data import loader
 from genfill_jax.gan_state import GanState
 from genfill_jax.models import pull_push
 
-# 'harmonic' is the filler's first guess alone (no network): what the learned
-# correction adds over it is the network's own contribution.
-METHODS = ("filler", "filler_blind", "harmonic", "telea", "navier_stokes")
-OPENCV_FLAGS = {"telea": cv2.INPAINT_TELEA, "navier_stokes": cv2.INPAINT_NS}
+# 'harmonic' is the filler's first guess alone (no network; a fixed number of
+# Jacobi sweeps), 'harmonic_exact' the Laplace equation solved exactly: what the
+# learned filler adds over them is the network's own contribution.
+METHODS = ("filler", "filler_blind", "harmonic", "harmonic_exact", "telea", "navier_stokes")
+OPENCV_METHODS = tuple(baselines.OPENCV_FLAGS)
 # The methods shown side by side in preview grids.
-PREVIEW_METHODS = ("filler", "telea", "navier_stokes")
-OPENCV_RADIUS = 3
+PREVIEW_METHODS = ("filler", "harmonic_exact", "telea", "navier_stokes")
+# The filler is compared, example by example, with these (and the better OpenCV method).
+COMPARED_WITH = ("harmonic_exact",)
 
 
 def _model_outputs(config, state: GanState, batch) -> dict[str, jax.Array]:
@@ -51,16 +64,6 @@ def compile_model_outputs(config: ml_collections.ConfigDict):
   return jax.jit(functools.partial(_model_outputs, config))
 
 
-def opencv_inpaint(images: np.ndarray, masks: np.ndarray, method: str) -> np.ndarray:
-  """cv2.inpaint (radius 3) of uint8 RGB images (N, H, W, 3) with bool masks (N, H, W, 1)."""
-  flag = OPENCV_FLAGS[method]
-  return np.stack([
-      cv2.inpaint(np.ascontiguousarray(image), mask[..., 0].astype(np.uint8) * 255,
-                  OPENCV_RADIUS, flag)
-      for image, mask in zip(images, masks, strict=True)
-  ])
-
-
 def _gather(tree):
   return jax.tree.map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
 
@@ -69,25 +72,54 @@ def _results_in_unit_interval(outputs: dict, batch: dict) -> dict[str, np.ndarra
   """Every method's result for a gathered batch, as float images in [0, 1]."""
   results = {name: pixels.signed_to_unit_interval(outputs[name])
              for name in ("filler", "filler_blind", "harmonic")}
-  for method in OPENCV_FLAGS:
+  results["harmonic_exact"] = baselines.exact_harmonic_fill(batch["image"], batch["mask"])
+  for method in OPENCV_METHODS:
     results[method] = pixels.uint8_to_unit_interval(
-        opencv_inpaint(batch["image"], batch["mask"], method))
+        baselines.opencv_inpaint(batch["image"], batch["mask"], method))
   return results
 
 
-def evaluate(config: ml_collections.ConfigDict, state: GanState, mesh,
-             families=None, model_outputs=None) -> tuple[dict, dict]:
-  """Runs the fixed evaluation stream. Returns (results, previews).
+def _per_image_metrics(config, result, target, mask) -> dict[str, np.ndarray]:
+  """Every metric of one method on one batch, one value per image."""
+  values = dict(metrics.image_metrics(result, target, mask))
+  for net in config.eval.lpips_nets:
+    values[f"lpips_{net}"] = perceptual.lpips_distance(net, result, target)
+  return jax.tree.map(np.asarray, values)
 
-  results[family][method] = {'psnr', 'ssim', 'l1'} (means over images) and
-  results[family]['hole_predictor'] = {'iou', 'precision', 'recall'};
-  previews[family]: arrays of the family's first batch for `save_preview`.
-  Pass `model_outputs` from `compile_model_outputs` to avoid recompiling.
+
+def _better_opencv_method(means: dict, metric: str) -> str:
+  """The OpenCV method with the better mean `metric` (higher PSNR/SSIM, lower L1/LPIPS)."""
+  sign = 1 if metric in metrics.HIGHER_IS_BETTER else -1
+  return max(OPENCV_METHODS, key=lambda method: sign * means[method][metric])
+
+
+def _comparisons(per_image: dict, means: dict) -> dict:
+  """{'vs_<method>': {metric: paired_bootstrap(filler - method)}}, the better OpenCV
+  method chosen per metric (its name under 'method')."""
+  compared = {}
+  for metric in per_image["filler"]:
+    for name, other in [*((f"vs_{method}", method) for method in COMPARED_WITH),
+                        ("vs_better_opencv", _better_opencv_method(means, metric))]:
+      differences = per_image["filler"][metric] - per_image[other][metric]
+      compared.setdefault(name, {})[metric] = {
+          **metrics.paired_bootstrap(differences), "method": other}
+  return compared
+
+
+def evaluate(config: ml_collections.ConfigDict, state: GanState, mesh,
+             families=None, model_outputs=None) -> tuple[dict, dict, dict]:
+  """Runs the fixed evaluation stream. Returns (results, comparisons, previews).
+
+  results[family][method] = {'psnr', 'ssim', 'l1', 'lpips_<net>'...} (means
+  over images) and results[family]['hole_predictor'] = {'iou', 'precision',
+  'recall'}; comparisons[family] as `_comparisons` makes them; previews[family]:
+  arrays of the family's first batch for `save_preview`. Pass `model_outputs`
+  from `compile_model_outputs` to avoid recompiling.
   """
   model_outputs = model_outputs or compile_model_outputs(config)
-  results, previews = {}, {}
+  results, comparisons, previews = {}, {}, {}
   for family in families or config.eval.families:
-    per_image = {method: [] for method in METHODS}
+    per_batch = {method: [] for method in METHODS}
     counts = metrics.HoleCounts()
     for host_batch in loader.create_eval_loader(config, family):
       batch = parallel.shard_batch(host_batch, mesh)
@@ -97,8 +129,8 @@ def evaluate(config: ml_collections.ConfigDict, state: GanState, mesh,
       mask = batch["mask"].astype(np.float32)
       in_unit_interval = _results_in_unit_interval(outputs, batch)
       for method, result in in_unit_interval.items():
-        per_image[method].append(jax.tree.map(np.asarray, metrics.image_metrics(
-            np.clip(result, 0, 1), target, mask)))
+        per_batch[method].append(_per_image_metrics(config, np.clip(result, 0, 1), target,
+                                                    mask))
       counts = counts + metrics.count_holes(outputs["predicted_mask"], mask)
       if family not in previews:
         previews[family] = {"filler_input": batch["filler_input"],
@@ -106,13 +138,14 @@ def evaluate(config: ml_collections.ConfigDict, state: GanState, mesh,
                             "image": batch["image"],
                             **{method: in_unit_interval[method]
                                for method in PREVIEW_METHODS}}
-    results[family] = {
-        method: {name: float(np.mean(np.concatenate([m[name] for m in per_batch])))
-                 for name in metrics.IMAGE_METRICS}
-        for method, per_batch in per_image.items()
-    }
+    per_image = {method: {name: np.concatenate([values[name] for values in batches])
+                          for name in batches[0]}
+                 for method, batches in per_batch.items()}
+    results[family] = {method: {name: float(np.mean(values)) for name, values in by_name.items()}
+                       for method, by_name in per_image.items()}
+    comparisons[family] = _comparisons(per_image, results[family])
     results[family]["hole_predictor"] = metrics.hole_scores(counts)
-  return results, previews
+  return results, comparisons, previews
 
 
 def flatten_results(results: dict) -> dict[str, float]:
@@ -122,24 +155,34 @@ def flatten_results(results: dict) -> dict[str, float]:
           for method, metrics in methods.items() for name, value in metrics.items()}
 
 
-def format_table(results: dict) -> str:
-  """A readable table: family x method x PSNR / SSIM / L1, and the predictor's IoU."""
-  lines = [f"{'family':<8} {'method':<14} {'PSNR (dB)':>9} {'SSIM':>7} {'L1':>7}"]
+def _format_difference(difference: dict) -> str:
+  return f"{difference['mean']:+.4f} [{difference['low']:+.4f}, {difference['high']:+.4f}]"
+
+
+def format_table(results: dict, comparisons: dict) -> str:
+  """A readable table: family x method x every metric, the predictor's IoU, and the
+  filler's paired differences: mean [95% bootstrap interval]."""
+  names = list(next(iter(results.values()))["filler"])
+  lines = [f"{'family':<8} {'method':<15}" + "".join(f"{name:>15}" for name in names)]
   for family, methods in results.items():
     for method in METHODS:
-      metrics = methods[method]
-      lines.append(f"{family:<8} {method:<14} {metrics['psnr']:9.2f} {metrics['ssim']:7.4f} "
-                   f"{metrics['l1']:7.4f}")
+      lines.append(f"{family:<8} {method:<15}"
+                   + "".join(f"{methods[method][name]:15.4f}" for name in names))
     predictor = methods["hole_predictor"]
-    lines.append(f"{family:<8} {'hole predictor':<14} IoU {predictor['iou']:.3f}  precision "
+    lines.append(f"{family:<8} {'hole predictor':<15}IoU {predictor['iou']:.3f}  precision "
                  f"{predictor['precision']:.3f}  recall {predictor['recall']:.3f}")
+    for by_metric in comparisons[family].values():
+      for name in names:
+        lines.append(f"{family:<8} filler - {by_metric[name]['method']} {name}: "
+                     f"{_format_difference(by_metric[name])}")
   return "\n".join(lines)
 
 
 def save_preview(preview: dict, path: epath.Path, rows: int) -> None:
   """PNG grid, one example per row.
 
-  Columns: filler input | predicted mask | filler | Telea | Navier-Stokes | ground truth.
+  Columns: filler input | predicted mask | filler | exact harmonic fill | Telea |
+  Navier-Stokes | ground truth.
   """
   rows = min(rows, len(preview["image"]))
   mask_rgb = np.repeat(preview["predicted_mask"][:rows] * 255, 3, axis=-1)
@@ -152,27 +195,27 @@ def save_preview(preview: dict, path: epath.Path, rows: int) -> None:
     Image.fromarray(grid.astype(np.uint8)).save(stream, format="PNG")
 
 
-def evaluation_dir(workdir: str, step: int, suffix: str = "") -> epath.Path:
-  """Where the evaluation of checkpoint `step` is written: <workdir>/eval/step_<N><suffix>."""
+def evaluation_dir(workdir: str, step: int, config: ml_collections.ConfigDict) -> epath.Path:
+  """Where the evaluation of checkpoint `step` is written: <workdir>/eval/step_<N>, with
+  '_validation' for the validation split and '_<size>px' at another size than the
+  run trained at."""
+  suffix = "" if config.eval.split == "test" else f"_{config.eval.split}"
+  if runs.config_path(workdir).exists():
+    if runs.load_config(workdir).data.image_size != config.data.image_size:
+      suffix += f"_{config.data.image_size}px"
   return epath.Path(workdir) / "eval" / f"step_{step}{suffix}"
 
 
-def write_evaluation(out: epath.Path, step: int, results: dict, previews: dict,
+def write_evaluation(out: epath.Path, step: int, evaluation: tuple[dict, dict, dict],
                      rows: int) -> None:
-  """<out>/metrics.json ({'step', 'results'}) and preview_<family>.png for each preview."""
+  """<out>/metrics.json ({'step', 'results', 'comparisons'}) and preview_<family>.png
+  for each preview of `evaluation` (what `evaluate` returns)."""
+  results, comparisons, previews = evaluation
   out.mkdir(parents=True, exist_ok=True)
-  (out / "metrics.json").write_text(json.dumps({"step": step, "results": results}, indent=2))
+  (out / "metrics.json").write_text(json.dumps(
+      {"step": step, "results": results, "comparisons": comparisons}, indent=2))
   for family, preview in previews.items():
     save_preview(preview, out / f"preview_{family}.png", rows)
-
-
-def _size_suffix(config: ml_collections.ConfigDict, workdir: str) -> str:
-  """'' at the run's training size, '_<size>px' when evaluated at another size."""
-  if not runs.config_path(workdir).exists():
-    return ""
-  trained_size = runs.load_config(workdir).data.image_size
-  size = config.data.image_size
-  return "" if size == trained_size else f"_{size}px"
 
 
 def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -180,18 +223,18 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict
 
   Restores config.eval.step (-1: the latest) onto this machine's devices,
   whatever device count trained it, then writes `write_evaluation`'s files
-  (a preview for every mask family) to `evaluation_dir` and prints the table.
-  Evaluated at another image size than the run trained at
-  (config.data.image_size), the folder is step_<N>_<size>px.
+  (a preview for every mask family) to `evaluation_dir` and prints the table;
+  returns the results.
   """
   mesh = parallel.create_mesh()
   config_checks.check_for_evaluation(config, mesh.size)
   step = None if config.eval.step < 0 else config.eval.step
   _, state = runs.restore_run(workdir, step, config=config, mesh=mesh)
-  results, previews = evaluate(config, state, mesh)
+  evaluation = evaluate(config, state, mesh)
   step = int(state.step)
   if jax.process_index() == 0:
-    write_evaluation(evaluation_dir(workdir, step, _size_suffix(config, workdir)), step,
-                     results, previews, config.eval.preview_examples)
-    print(f"evaluation of step {step} ({workdir}):\n{format_table(results)}")
-  return results
+    write_evaluation(evaluation_dir(workdir, step, config), step, evaluation,
+                     config.eval.preview_examples)
+    print(f"evaluation of step {step} ({workdir}, {config.eval.split} split):\n"
+          f"{format_table(*evaluation[:2])}")
+  return evaluation[0]

@@ -11,9 +11,12 @@ import dataclasses
 import dm_pix
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 IMAGE_METRICS = ("psnr", "ssim", "l1")
 HOLE_METRICS = ("iou", "precision", "recall")
+# Metrics where a larger value is better (for the others, LPIPS included, smaller is).
+HIGHER_IS_BETTER = ("psnr", "ssim")
 
 
 def _hole_values(mask: jax.Array) -> jax.Array:
@@ -68,3 +71,16 @@ def hole_scores(counts: HoleCounts) -> dict[str, float]:
   return {"iou": counts.overlap / max(union, 1),
           "precision": counts.overlap / max(counts.predicted, 1),
           "recall": counts.overlap / max(counts.true, 1)}
+
+
+def paired_bootstrap(differences: np.ndarray, num_resamples: int = 2000, seed: int = 0,
+                     level: float = 0.95) -> dict[str, float]:
+  """Mean of per-example paired differences and its percentile bootstrap interval.
+
+  Examples are resampled with replacement; evaluation crops of the same photo
+  are not independent, so with few photos the interval is optimistic.
+  """
+  rng = np.random.default_rng(seed)
+  resampled = differences[rng.integers(0, len(differences), (num_resamples, len(differences)))]
+  low, high = np.quantile(resampled.mean(axis=1), [(1 - level) / 2, (1 + level) / 2])
+  return {"mean": float(np.mean(differences)), "low": float(low), "high": float(high)}

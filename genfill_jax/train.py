@@ -91,14 +91,16 @@ def _log(window: _LogWindow, writer, bar, batch_size: int) -> None:
 def _evaluate(config, state, mesh, workdir, writer, model_outputs) -> None:
   """Evaluates, logs the scalars and writes metrics.json with the first family's preview."""
   step = int(state.step)
-  results, previews = evaluate.evaluate(config, state, mesh, model_outputs=model_outputs)
+  results, comparisons, previews = evaluate.evaluate(config, state, mesh,
+                                                     model_outputs=model_outputs)
   writer.write(step, evaluate.flatten_results(results))
   if jax.process_index() == 0:
     first_family = next(iter(previews))  # one grid per evaluation while training
-    evaluate.write_evaluation(evaluate.evaluation_dir(workdir, step), step, results,
-                              {first_family: previews[first_family]},
+    evaluate.write_evaluation(evaluate.evaluation_dir(workdir, step, config), step,
+                              (results, comparisons, {first_family: previews[first_family]}),
                               config.eval.preview_examples)
-    tqdm.tqdm.write(f"evaluation at step {step}:\n{evaluate.format_table(results)}")
+    tqdm.tqdm.write(f"evaluation at step {step}:\n"
+                    f"{evaluate.format_table(results, comparisons)}")
 
 
 def _start(config, mesh, manager) -> gan_state.GanState:

@@ -169,3 +169,26 @@ def test_hole_scores_of_empty_prediction_are_zero_without_division_by_zero():
 def test_hole_scores_with_no_holes_at_all_are_zero():
   assert metrics.hole_scores(metrics.HoleCounts()) == {"iou": 0.0, "precision": 0.0,
                                                         "recall": 0.0}
+
+
+# paired_bootstrap
+
+
+def test_paired_bootstrap_interval_contains_the_mean_and_shrinks_with_more_examples():
+  rng = np.random.default_rng(0)
+  few, many = rng.normal(0.5, 1.0, 20), rng.normal(0.5, 1.0, 2000)
+  for differences in (few, many):
+    interval = metrics.paired_bootstrap(differences)
+    assert interval["low"] < interval["mean"] < interval["high"]
+    np.testing.assert_allclose(interval["mean"], differences.mean())
+  width = {len(d): metrics.paired_bootstrap(d)["high"] - metrics.paired_bootstrap(d)["low"]
+           for d in (few, many)}
+  # The interval of a mean narrows as 1 / sqrt(n): 10x for 100x the examples.
+  assert 5 < width[20] / width[2000] < 20
+  # 2000 examples of mean 0.5 and deviation 1: the 95% interval excludes zero.
+  assert metrics.paired_bootstrap(many)["low"] > 0
+
+
+def test_paired_bootstrap_of_identical_methods_is_a_point_at_zero():
+  interval = metrics.paired_bootstrap(np.zeros(50))
+  assert interval == {"mean": 0.0, "low": 0.0, "high": 0.0}

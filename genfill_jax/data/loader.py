@@ -97,7 +97,7 @@ SOURCES = ("builtin", "folder")  # the choices of config.data.source
 
 
 def _source(data: ml_collections.ConfigDict, split: str):
-  """The 'train' or 'test' image source named by config.data."""
+  """The 'train', 'validation' or 'test' image source named by config.data."""
   if data.source == "builtin":
     return sources.BuiltinSource(data[f"builtin_{split}_photos"])
   return sources.FolderSource(data[f"{split}_dir"])
@@ -158,10 +158,11 @@ class EvalBatchSampler(torch.utils.data.Sampler):
 def create_eval_loader(config: ml_collections.ConfigDict, family: str,
                        process_index: int | None = None,
                        process_count: int | None = None) -> NumpyLoader:
-  """The deterministic evaluation stream of one mask family (same data every time)."""
+  """The deterministic evaluation stream of one mask family on config.eval.split's
+  images (the same data every time)."""
   process_index = jax.process_index() if process_index is None else process_index
   process_count = jax.process_count() if process_count is None else process_count
-  source = _source(config.data, "test")
+  source = _source(config.data, config.eval.split)
   dataset = datasets.InpaintingDataset(source, config, train=False)
   sampler = EvalBatchSampler(
       config.eval.num_examples, len(source), config.data.batch_size, config.eval.seed, family,

