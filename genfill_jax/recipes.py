@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from genfill_jax import losses
+from genfill_jax import losses, perceptual
 from genfill_jax.pixels import SignedBatch
 
 # The discriminator conditioned on this batch's filler input, its parameters
@@ -78,6 +78,7 @@ class Ours:
   r1_gamma: float
   dice_weight: float
   patch_size: int  # the discriminator's patch: 2^num_downscales pixels
+  perceptual: float = 0.0  # VGG16 feature loss of the composite (0: off)
 
   def candidate(self, output: jax.Array, known: jax.Array, mask: jax.Array) -> jax.Array:
     """What the discriminator judges and inference returns: the output in the holes
@@ -107,11 +108,16 @@ class Ours:
 
   def filler_loss(self, output: jax.Array, candidate: jax.Array, batch: SignedBatch,
                   discriminate: Discriminate, adversarial: bool):
-    """Weighted L1 in holes and on known pixels; with `adversarial`, the adversarial
-    loss on the painted patches and feature matching too."""
+    """Weighted L1 in holes and on known pixels, the VGG feature loss of the
+    composite; with `adversarial`, the adversarial loss on the painted patches and
+    feature matching too."""
     hole_l1, known_l1 = losses.l1_in_holes_and_known(output, batch.image, batch.mask)
     loss = self.l1_hole * hole_l1 + self.l1_known * known_l1
     metrics = {"filler/l1_hole": hole_l1, "filler/l1_known": known_l1}
+    if self.perceptual:
+      feature_loss = perceptual.vgg_feature_loss(candidate, batch.image)
+      loss = loss + self.perceptual * feature_loss
+      metrics["filler/perceptual"] = feature_loss
     if adversarial:
       fake_logits, fake_features = discriminate(candidate)
       _, real_features = discriminate(batch.image)
@@ -143,7 +149,8 @@ def _ours(config: ml_collections.ConfigDict) -> Ours:
   return Ours(l1_hole=weights.l1_hole, l1_known=weights.l1_known,
               adversarial=weights.adversarial, feature_matching=weights.feature_matching,
               r1_gamma=weights.r1_gamma, dice_weight=weights.dice_weight,
-              patch_size=2**config.discriminator.num_downscales)
+              patch_size=2**config.discriminator.num_downscales,
+              perceptual=weights.perceptual)
 
 
 _BUILDERS = {"ours": _ours, "original": _original}

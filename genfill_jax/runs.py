@@ -46,6 +46,7 @@ _ADDED_FIELDS = {
     "data.builtin_validation_photos": ("stereo_motorcycle_left", "stereo_motorcycle_right"),
     "eval.split": "test",
     "eval.lpips_nets": (),
+    "loss.perceptual": 0.0,
     "hole_predictor.pixel_features": 0,
     "filler.harmonic_iterations": 200,
 }

