@@ -102,7 +102,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.distributed.process_id = 0
 
   config.eval = ml_collections.ConfigDict()
-  config.eval.split = "test"  # 'validation' (for tuning) or 'test' (final figures).
+  # 'validation' (training-time evaluations, tuning) or 'test' (final figures only:
+  # --mode=eval --config.eval.split=test).
+  config.eval.split = "validation"
   config.eval.families = ("blocks", "box", "thin", "medium", "thick")  # Reported one by one.
   # LPIPS networks ('alexnet', 'vgg16'): perceptual distance of every method's result.
   config.eval.lpips_nets = ("alexnet", "vgg16")
@@ -118,6 +120,10 @@ def get_config() -> ml_collections.ConfigDict:
   # Width of two full-resolution conv layers on the raw pixels, fed to the head
   # (0 = none): they compare each pixel with its neighbours, for thin strokes.
   config.hole_predictor.pixel_features = 16
+  # Blind inpainting fills the pixels whose hole probability is above `threshold`,
+  # dilated by `dilation` pixels (a missed noise pixel costs more than a repaint).
+  config.hole_predictor.threshold = 0.5
+  config.hole_predictor.dilation = 0
 
   # The hole mask enters at full resolution as well as at the bottleneck: the
   # original's 1/16 map alone cannot say which pixels to paint.

@@ -9,6 +9,7 @@ def get_config():
   config.data.image_size = 32  # Divisible by 2^(k + 1) = 8 for the decoders.
   config.data.batch_size = 8  # One example per simulated device with 8 devices.
   config.data.builtin_train_photos = ("astronaut", "camera")  # Fast to load.
+  config.data.builtin_validation_photos = ("stereo_motorcycle_left",)
   config.data.builtin_test_photos = ("coffee",)
   config.data.examples_per_photo = 8
   config.data.num_workers = 0  # In-process loading: no worker start-up in tests.

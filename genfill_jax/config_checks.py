@@ -83,7 +83,9 @@ def _check_networks(config: ml_collections.ConfigDict) -> None:
                                    and config.hole_predictor.output_resolution == "full"),
            "hole_predictor.pixel_features", pixel_features,
            "must be 0, or positive with output_resolution='full'")
-  _at_least(config, ["filler.harmonic_iterations"], 0)
+  _at_least(config, ["filler.harmonic_iterations", "hole_predictor.dilation"], 0)
+  threshold = config.hole_predictor.threshold
+  _require(0 < threshold < 1, "hole_predictor.threshold", threshold, "must be in (0, 1)")
 
 
 def _check_image_size(config: ml_collections.ConfigDict) -> None:

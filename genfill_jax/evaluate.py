@@ -12,7 +12,6 @@ import functools
 import json
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from etils import epath
@@ -49,9 +48,10 @@ def _model_outputs(config, state: GanState, batch) -> dict[str, jax.Array]:
   batch = pixels.to_signed_batch(batch)
   predictor_variables, filler_variables = inpaint.inference_variables(state)
   predict = functools.partial(inpaint.predict_holes, config, predictor_variables)
-  predicted = (predict(batch.predictor_input) > 0.5).astype(jnp.float32)
+  find = functools.partial(inpaint.find_holes, config, predictor_variables)
+  predicted = find(batch.predictor_input)
   blind = inpaint.fill(config, filler_variables,
-                       *recipes.for_config(config).blind_inputs(batch, predict))
+                       *recipes.for_config(config).blind_inputs(batch, predict, find))
   filled = inpaint.fill(config, filler_variables, batch.filler_input, batch.mask, batch.image)
   harmonic = pull_push.harmonic_fill(batch.image, batch.mask,
                                      config.filler.harmonic_iterations)
@@ -196,10 +196,10 @@ def save_preview(preview: dict, path: epath.Path, rows: int) -> None:
 
 
 def evaluation_dir(workdir: str, step: int, config: ml_collections.ConfigDict) -> epath.Path:
-  """Where the evaluation of checkpoint `step` is written: <workdir>/eval/step_<N>, with
-  '_validation' for the validation split and '_<size>px' at another size than the
-  run trained at."""
-  suffix = "" if config.eval.split == "test" else f"_{config.eval.split}"
+  """Where the evaluation of checkpoint `step` is written:
+  <workdir>/eval/step_<N>_<split>, with '_<size>px' at another size than the run
+  trained at."""
+  suffix = f"_{config.eval.split}"
   if runs.config_path(workdir).exists():
     if runs.load_config(workdir).data.image_size != config.data.image_size:
       suffix += f"_{config.data.image_size}px"

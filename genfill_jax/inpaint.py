@@ -7,7 +7,9 @@ are returned exactly as they came in; only hole pixels are painted.
 
 import functools
 
+import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -46,6 +48,21 @@ def predict_holes(config: ml_collections.ConfigDict, hole_predictor_variables: d
   logits = networks.hole_predictor.apply(hole_predictor_variables, image, train=False)
   # Cell maps (1/2^k) cover their pixels; full-resolution maps stay as they are.
   return models.resize_hole_map(jax.nn.sigmoid(logits), *image.shape[1:3])
+
+
+def find_holes(config: ml_collections.ConfigDict, hole_predictor_variables: dict,
+               image: jax.Array) -> jax.Array:
+  """The hole mask (N, H, W, 1) float, 1 = hole, that blind inpainting fills: the
+  predictor's probabilities above hole_predictor.threshold, dilated by
+  hole_predictor.dilation pixels (a missed noise pixel costs more than a known
+  pixel painted again)."""
+  probabilities = predict_holes(config, hole_predictor_variables, image)
+  holes = (probabilities > config.hole_predictor.threshold).astype(jnp.float32)
+  radius = config.hole_predictor.dilation
+  if radius:
+    window = (2 * radius + 1, 2 * radius + 1)
+    holes = nn.max_pool(holes, window, strides=(1, 1), padding="SAME")
+  return holes
 
 
 def fill(config: ml_collections.ConfigDict, filler_variables: dict, filler_input: jax.Array,
@@ -90,7 +107,7 @@ class Inpainter:
     self._multiple = padding_multiple(config)
     self._predictor_variables = hole_predictor_variables
     self._filler_variables = filler_variables
-    self._predict = jax.jit(functools.partial(predict_holes, config))
+    self._find_holes = jax.jit(functools.partial(find_holes, config))
     self._fill = jax.jit(functools.partial(fill, config))
 
   @classmethod
@@ -106,9 +123,9 @@ class Inpainter:
     """The hole predictor's mask (H, W) bool for a uint8 (H, W, 3) image."""
     self._check_image(image)
     padded = _pad_to_multiple(pixels.uint8_to_signed(image), self._multiple, "symmetric")
-    probabilities = self._predict(self._predictor_variables, padded[None])
+    holes = self._find_holes(self._predictor_variables, padded[None])
     height, width = image.shape[:2]
-    return np.asarray(probabilities[0, :height, :width, 0] > 0.5)
+    return np.asarray(holes[0, :height, :width, 0] > 0.5)
 
   def __call__(self, image: np.ndarray,
                mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

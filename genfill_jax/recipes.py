@@ -28,6 +28,8 @@ from genfill_jax.pixels import SignedBatch
 Discriminate = Callable[[jax.Array], tuple[jax.Array, list[jax.Array]]]
 # Hole probabilities (N, H, W, 1) of the hole predictor for images in [-1, 1].
 PredictHoles = Callable[[jax.Array], jax.Array]
+# The binary hole mask (N, H, W, 1) inference uses: thresholded (and dilated) probabilities.
+FindHoles = Callable[[jax.Array], jax.Array]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,9 +63,11 @@ class Original:
     loss = losses.original_generator(fake_logits)
     return loss, {"filler/loss": loss}
 
-  def blind_inputs(self, batch: SignedBatch, predict_holes: PredictHoles):
+  def blind_inputs(self, batch: SignedBatch, predict_holes: PredictHoles,
+                   find_holes: FindHoles):
     """The filler's (input, hole map, known pixels) when the mask is not given:
     the predictor's probabilities on the filler's own input condition it."""
+    del find_holes
     return batch.filler_input, predict_holes(batch.filler_input), batch.filler_input
 
 
@@ -130,11 +134,13 @@ class Ours:
     metrics["filler/loss"] = loss
     return loss, metrics
 
-  def blind_inputs(self, batch: SignedBatch, predict_holes: PredictHoles):
+  def blind_inputs(self, batch: SignedBatch, predict_holes: PredictHoles,
+                   find_holes: FindHoles):
     """The filler's (input, hole map, known pixels) when the mask is not given: the
-    pixels the predictor finds in its own input are treated as holes."""
-    predicted = (predict_holes(batch.predictor_input) > 0.5).astype(jnp.float32)
-    return batch.predictor_input * (1 - predicted), predicted, batch.predictor_input
+    pixels found in the predictor's own input are treated as holes."""
+    del predict_holes
+    found = find_holes(batch.predictor_input)
+    return batch.predictor_input * (1 - found), found, batch.predictor_input
 
 
 Recipe = Original | Ours

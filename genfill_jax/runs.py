@@ -47,6 +47,8 @@ _ADDED_FIELDS = {
     "eval.split": "test",
     "eval.lpips_nets": (),
     "loss.perceptual": 0.0,
+    "hole_predictor.threshold": 0.5,
+    "hole_predictor.dilation": 0,
     "hole_predictor.pixel_features": 0,
     "filler.harmonic_iterations": 200,
 }

@@ -25,7 +25,7 @@ BAD_FIELDS = [
     ("eval.families", ("box", "clouds"), "config.eval.families='clouds' must be one of"),
     ("eval.num_examples", 12, "config.eval.num_examples=12 must be a positive multiple of "
                               "config.data.batch_size=8"),
-    ("data.source", "folder", "config.data.test_dir='' is not a directory"),
+    ("data.source", "folder", "config.data.validation_dir='' is not a directory"),
     ("data.builtin_train_photos", ("astronaut", "selfie"),
      "config.data.builtin_train_photos=\\('astronaut', 'selfie'\\) must name built-in"),
     ("hole_predictor.pixel_features", -1, "config.hole_predictor.pixel_features=-1 must be"),

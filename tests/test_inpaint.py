@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from genfill_jax import evaluate, inpaint_files
+from genfill_jax import evaluate, inpaint, inpaint_files
 from genfill_jax.inpaint import Inpainter
 
 import xla_flags
+from helpers import tiny_config
 from synthetic import photo as _photo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def test_eval_on_another_device_count_writes_every_family_and_method(run):
   result = _main("--config=configs/tiny.py", f"--workdir={run}", "--mode=eval", *overrides,
                  device_count=2)  # trained on 8 devices
   assert result.returncode == 0, result.stderr
-  written = json.loads((run / "eval" / "step_2" / "metrics.json").read_text())
+  written = json.loads((run / "eval" / "step_2_validation" / "metrics.json").read_text())
   assert written["step"] == 2
   assert set(written["results"]) == set(ALL_FAMILIES)
   for family in ALL_FAMILIES:
@@ -56,8 +57,8 @@ def test_eval_on_another_device_count_writes_every_family_and_method(run):
       assert np.isfinite(methods[method]["psnr"]) and 0 <= methods[method]["ssim"] <= 1
     assert 0 <= methods["hole_predictor"]["iou"] <= 1
   for family in ALL_FAMILIES:
-    grid = np.asarray(Image.open(run / "eval" / "step_2" / f"preview_{family}.png"))
-    assert grid.shape == (4 * 32, 6 * 32, 3)  # 4 examples x 6 columns of 32 px
+    grid = np.asarray(Image.open(run / "eval" / "step_2_validation" / f"preview_{family}.png"))
+    assert grid.shape == (4 * 32, 7 * 32, 3)  # 4 examples x 7 columns of 32 px
   assert "navier_stokes" in result.stdout and "hole predictor" in result.stdout
 
 
@@ -219,3 +220,19 @@ def test_an_image_over_the_pixel_limit_is_refused(run, tmp_path):
   with pytest.raises(inpaint_files.InputError, match="big.png: 50x40 pixels is over the limit"):
     inpaint_files.inpaint_files(str(run), str(image), str(tmp_path / "out"), max_pixels=1000)
   assert not (tmp_path / "out").exists()
+
+
+def test_blind_holes_are_thresholded_then_dilated(monkeypatch):
+  probabilities = np.zeros((1, 9, 9, 1), np.float32)
+  probabilities[0, 4, 4] = 0.9  # a hole
+  probabilities[0, 1, 1] = 0.4  # below the default threshold
+  monkeypatch.setattr(inpaint, "predict_holes", lambda config, variables, image: probabilities)
+  config = tiny_config()
+  found = np.asarray(inpaint.find_holes(config, {}, np.zeros((1, 9, 9, 3))))[0, ..., 0]
+  assert found.sum() == 1 and found[4, 4] == 1
+  config.hole_predictor.threshold = 0.3
+  config.hole_predictor.dilation = 1
+  found = np.asarray(inpaint.find_holes(config, {}, np.zeros((1, 9, 9, 3))))[0, ..., 0]
+  expected = np.zeros((9, 9))
+  expected[3:6, 3:6] = expected[0:3, 0:3] = 1  # each found pixel grown to 3 x 3
+  np.testing.assert_array_equal(found, expected)

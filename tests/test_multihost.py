@@ -89,7 +89,7 @@ def test_two_processes_train_what_one_process_trains(tmp_path):
   steps = [json.loads(line)["step"] for line in
            (workdir / "metrics.jsonl").read_text().splitlines()]
   assert steps == [2, 3, 3]  # losses at 2 and 3, the evaluation at 3
-  assert (workdir / "eval" / "step_3" / "preview_box.png").is_file()
+  assert (workdir / "eval" / "step_3_validation" / "preview_box.png").is_file()
   assert "train:" in outputs[0] and "train:" not in outputs[1]  # one progress bar
 
 

@@ -32,7 +32,9 @@ def resumed_run(tmp_path_factory):
   first = train.train_and_evaluate(tiny_config(4), str(workdir))
   steps_after_first = _checkpoint_steps(workdir)
   resumed = train.train_and_evaluate(tiny_config(6), str(workdir))
-  evaluated = evaluate.evaluate_checkpoint(tiny_config(6), str(workdir))
+  eval_config = tiny_config(6)
+  eval_config.eval.split = "test"  # training evaluated the validation photos
+  evaluated = evaluate.evaluate_checkpoint(eval_config, str(workdir))
   return dict(workdir=workdir, first=first, steps_after_first=steps_after_first,
               resumed=resumed, evaluated=evaluated)
 
@@ -55,7 +57,7 @@ def test_logged_losses_are_finite(resumed_run):
 
 
 def test_training_evaluates_every_family_and_method_into_one_file(resumed_run):
-  written = json.loads((resumed_run["workdir"] / "eval" / "step_4" / "metrics.json")
+  written = json.loads((resumed_run["workdir"] / "eval" / "step_4_validation" / "metrics.json")
                        .read_text())
   assert written["step"] == 4
   assert set(written["results"]) == {"box", "thin"}
@@ -63,13 +65,35 @@ def test_training_evaluates_every_family_and_method_into_one_file(resumed_run):
   assert not (resumed_run["workdir"] / "eval_results.json").exists()
 
 
+def test_every_method_is_scored_by_psnr_ssim_l1_and_both_lpips_nets(resumed_run):
+  results = resumed_run["evaluated"]
+  for family in ("box", "thin"):
+    for method in evaluate.METHODS:
+      assert set(results[family][method]) == {"psnr", "ssim", "l1", "lpips_alexnet",
+                                              "lpips_vgg16"}, (family, method)
+      assert 0 <= results[family][method]["lpips_alexnet"] < 1
+
+
+def test_the_filler_is_compared_with_the_exact_harmonic_fill_and_the_better_opencv(resumed_run):
+  written = json.loads((resumed_run["workdir"] / "eval" / "step_6_test" / "metrics.json")
+                       .read_text())
+  comparisons = written["comparisons"]["thin"]
+  assert set(comparisons) == {"vs_harmonic_exact", "vs_better_opencv"}
+  psnr = comparisons["vs_better_opencv"]["psnr"]
+  assert psnr["method"] in ("telea", "navier_stokes")
+  assert psnr["low"] <= psnr["mean"] <= psnr["high"]
+  # The difference is the filler's mean minus that method's.
+  results = written["results"]["thin"]
+  assert abs(psnr["mean"] - (results["filler"]["psnr"] - results[psnr["method"]]["psnr"])) < 1e-9
+
+
 def test_training_writes_a_preview_grid_of_the_first_family(resumed_run):
-  evaluation = resumed_run["workdir"] / "eval" / "step_4"
+  evaluation = resumed_run["workdir"] / "eval" / "step_4_validation"
   assert sorted(path.name for path in evaluation.glob("*.png")) == ["preview_box.png"]
 
 
 def test_eval_mode_evaluates_the_latest_checkpoint_with_a_grid_per_family(resumed_run):
-  evaluation = resumed_run["workdir"] / "eval" / "step_6"
+  evaluation = resumed_run["workdir"] / "eval" / "step_6_test"
   written = json.loads((evaluation / "metrics.json").read_text())
   assert written["step"] == 6 and written["results"] == resumed_run["evaluated"]
   assert sorted(path.name for path in evaluation.glob("*.png")) == [
