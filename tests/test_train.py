@@ -82,9 +82,9 @@ def test_the_filler_is_compared_with_the_exact_harmonic_fill_and_the_better_open
   psnr = comparisons["vs_better_opencv"]["psnr"]
   assert psnr["method"] in ("telea", "navier_stokes")
   assert psnr["low"] <= psnr["mean"] <= psnr["high"]
-  # The difference is the filler's mean minus that method's.
+  # The difference is the filler's mean minus that method's (float32 per-image values).
   results = written["results"]["thin"]
-  assert abs(psnr["mean"] - (results["filler"]["psnr"] - results[psnr["method"]]["psnr"])) < 1e-9
+  assert abs(psnr["mean"] - (results["filler"]["psnr"] - results[psnr["method"]]["psnr"])) < 1e-4
 
 
 def test_training_writes_a_preview_grid_of_the_first_family(resumed_run):
