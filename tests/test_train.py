@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genfill_jax import checkpoint, evaluate, losses, parallel, train, train_step
+from genfill_jax import checkpoint, evaluate, losses, parallel, perceptual, train, train_step
 from genfill_jax.data import loader
 from genfill_jax.gan_state import init_gan_state
 
@@ -173,3 +173,15 @@ def test_phases_follow_the_config():
 ])
 def test_itstime_is_every_n_steps_and_at_the_end(step, every, total, due):
   assert train.itstime(step, every, total) is due
+
+
+def test_a_run_with_the_perceptual_loss_trains_and_logs_it(tmp_path):
+  # The VGG weights load first inside the compiled step, as in a fresh process.
+  perceptual.lpips_params.cache_clear()
+  perceptual._vgg_stage_params.cache_clear()
+  config = tiny_config(2)
+  config.loss.perceptual = 1.0
+  config.eval.families = ("box",)
+  train.train_and_evaluate(config, str(tmp_path / "run"))
+  values = logged(tmp_path / "run", "filler/perceptual")
+  assert list(values) == [2] and values[2] > 0 and np.isfinite(values[2])
