@@ -64,7 +64,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.filler = _network(num_res_blocks=12)
   config.filler.hole_map_input = "bottleneck"  # The cell map joins at 1/16 resolution.
   config.filler.hole_fill = "none"  # The network paints every pixel itself.
-  config.filler.harmonic_iterations = 0  # No first guess to iterate.
+  config.filler.harmonic_solver = "jacobi"  # Unused: no first guess.
+  config.filler.harmonic_iterations = 0
+  config.filler.harmonic_tolerance = 1e-3
   config.discriminator = _network(num_res_blocks=12)
 
   # The original trained the predictor first, froze it, then ran 150 epochs of

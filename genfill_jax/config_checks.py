@@ -12,7 +12,7 @@ from etils import epath
 
 from genfill_jax import errors, gan_state, models, perceptual, recipes
 from genfill_jax.data import corruption, datasets, holes, loader, sources
-from genfill_jax.models import blocks, networks
+from genfill_jax.models import blocks, networks, pull_push
 
 EVAL_SPLITS = ("validation", "test")
 # Every field that names one of a fixed set of choices, and its choices.
@@ -30,6 +30,7 @@ CHOICES = {
     "filler.norm_pattern": blocks.NORM_PATTERNS,
     "filler.hole_map_input": networks.HOLE_MAP_INPUTS,
     "filler.hole_fill": networks.HOLE_FILLS,
+    "filler.harmonic_solver": pull_push.HARMONIC_SOLVERS,
     "discriminator.norm_pattern": blocks.NORM_PATTERNS,
     **{f"optim.{player}.schedule": gan_state.SCHEDULES
        for player in ("hole_predictor", "filler", "discriminator")},
@@ -84,6 +85,8 @@ def _check_networks(config: ml_collections.ConfigDict) -> None:
            "hole_predictor.pixel_features", pixel_features,
            "must be 0, or positive with output_resolution='full'")
   _at_least(config, ["filler.harmonic_iterations", "hole_predictor.dilation"], 0)
+  tolerance = config.filler.harmonic_tolerance
+  _require(tolerance > 0, "filler.harmonic_tolerance", tolerance, "must be positive")
   threshold = config.hole_predictor.threshold
   _require(0 < threshold < 1, "hole_predictor.threshold", threshold, "must be in (0, 1)")
 

@@ -33,8 +33,8 @@ from genfill_jax.data import loader
 from genfill_jax.gan_state import GanState
 from genfill_jax.models import pull_push
 
-# 'harmonic' is the filler's first guess alone (no network; a fixed number of
-# Jacobi sweeps), 'harmonic_exact' the Laplace equation solved exactly: what the
+# 'harmonic' is the filler's first guess alone (no network; the run's solver),
+# 'harmonic_exact' the Laplace equation solved exactly (sparse LU): what the
 # learned filler adds over them is the network's own contribution.
 METHODS = ("filler", "filler_blind", "harmonic", "harmonic_exact", "telea", "navier_stokes")
 OPENCV_METHODS = tuple(baselines.OPENCV_FLAGS)
@@ -53,8 +53,9 @@ def _model_outputs(config, state: GanState, batch) -> dict[str, jax.Array]:
   blind = inpaint.fill(config, filler_variables,
                        *recipes.for_config(config).blind_inputs(batch, predict, find))
   filled = inpaint.fill(config, filler_variables, batch.filler_input, batch.mask, batch.image)
-  harmonic = pull_push.harmonic_fill(batch.image, batch.mask,
-                                     config.filler.harmonic_iterations)
+  harmonic = pull_push.harmonic_first_guess(
+      batch.image, batch.mask, config.filler.harmonic_solver,
+      config.filler.harmonic_iterations, config.filler.harmonic_tolerance)
   return {"filler": filled, "filler_blind": blind, "harmonic": harmonic,
           "predicted_mask": predicted}
 

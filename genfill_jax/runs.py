@@ -51,6 +51,8 @@ _ADDED_FIELDS = {
     "hole_predictor.dilation": 0,
     "hole_predictor.pixel_features": 0,
     "filler.harmonic_iterations": 200,
+    "filler.harmonic_solver": "jacobi",
+    "filler.harmonic_tolerance": 1e-3,
 }
 
 

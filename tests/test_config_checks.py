@@ -86,7 +86,8 @@ def _as_written_by_an_earlier_version(workdir):
   stored["train"]["gan_start_step"] = stored["train"].pop("filler_start_step")
   stored["train"]["hole_predictor_steps"] = stored["train"].pop("hole_predictor_end_step")
   assert stored.pop("compute_dtype") == "float32"
-  assert stored["filler"].pop("harmonic_iterations") == 200
+  assert stored["filler"].pop("harmonic_solver") == "conjugate_gradient"
+  del stored["filler"]["harmonic_tolerance"], stored["filler"]["harmonic_iterations"]
   path.write_text(json.dumps(stored))
   return stored
 
@@ -99,6 +100,7 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   assert config.train.filler_start_step == stored["train"]["gan_start_step"]
   assert config.train.hole_predictor_end_step == stored["train"]["hole_predictor_steps"]
   assert config.compute_dtype == "float32" and config.filler.harmonic_iterations == 200
+  assert config.filler.harmonic_solver == "jacobi"  # what earlier runs' fillers started from
   assert "gan_start_step" not in config.train
 
 

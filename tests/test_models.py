@@ -147,14 +147,55 @@ def test_first_guesses_keep_known_pixels_and_fill_smoothly():
   assert float(jnp.max(jnp.abs(pulled - ramp))) > float(jnp.max(jnp.abs(harmonic - ramp)))
 
 
-@pytest.mark.parametrize("hole_fill", ["pull_push", "harmonic"])
-def test_filler_with_a_first_guess_starts_from_it(hole_fill):
+@pytest.mark.parametrize("hole_fill,solver", [
+    ("pull_push", "jacobi"), ("harmonic", "jacobi"), ("harmonic", "conjugate_gradient")])
+def test_filler_with_a_first_guess_starts_from_it(hole_fill, solver):
   filler = models.Filler(2, 1, 4, hole_map_input="both", hole_fill=hole_fill,
-                         harmonic_iterations=50)
+                         harmonic_solver=solver, harmonic_iterations=50)
   image = jax.random.uniform(jax.random.key(1), (2, 32, 32, 3), minval=-1)
   hole = jnp.zeros((2, 32, 32, 1)).at[:, 4:20, 8:28].set(1)
   variables = jax.jit(filler.init)(jax.random.key(0), image * (1 - hole), hole)
   output = jax.jit(filler.apply)(variables, image * (1 - hole), hole)
   guess = (pull_push.pull_push_fill(image, hole) if hole_fill == "pull_push"
-           else pull_push.harmonic_fill(image, hole, 50))
+           else pull_push.harmonic_first_guess(image, hole, solver, 50, 1e-3))
   np.testing.assert_allclose(output, jnp.clip(guess, -1, 1), atol=1e-6)  # zero-initialised head
+
+
+def _exact_fill_signed(image, hole):
+  """baselines.exact_harmonic_fill on [-1, 1] images (it takes uint8-scaled ones)."""
+  from genfill_jax import baselines
+  exact = baselines.exact_harmonic_fill(np.asarray((image + 1) * 127.5), np.asarray(hole))
+  return exact * 2 - 1
+
+
+@pytest.mark.parametrize("size", [32, 96])
+def test_conjugate_gradient_fill_converges_to_the_exact_solve_where_jacobi_does_not(size):
+  rng = np.random.default_rng(0)
+  image = jnp.asarray(rng.uniform(-1, 1, (2, size, size, 3)), jnp.float32)
+  hole = np.zeros((2, size, size, 1), np.float32)
+  hole[0, 2:size - 6, 3:size // 2] = 1  # a wide box reaching near the border
+  hole[1, :, size // 3:size // 3 + 3] = 1  # a stroke across the whole image
+  hole[1, size // 2:, :5] = 1  # and a hole touching two borders
+  exact = _exact_fill_signed(image, hole)
+  solved = np.asarray(jax.jit(pull_push.harmonic_fill_cg, static_argnums=(2, 3))(
+      image, jnp.asarray(hole), 5000, 1e-5))
+  assert np.array_equal(solved * (1 - hole), np.asarray(image) * (1 - hole))
+  np.testing.assert_allclose(solved, exact, atol=2e-3)
+  # The discrete Laplace equation holds in the holes (edges replicated).
+  padded = np.pad(solved, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+  laplacian = (padded[:, :-2, 1:-1] + padded[:, 2:, 1:-1] + padded[:, 1:-1, :-2]
+               + padded[:, 1:-1, 2:] - 4 * solved)
+  assert np.abs(laplacian * hole).max() < 1e-4
+  jacobi = np.asarray(pull_push.harmonic_fill(image, jnp.asarray(hole), 200))
+  assert np.abs(jacobi - exact).max() > 10 * np.abs(solved - exact).max()
+
+
+def test_conjugate_gradient_fill_stops_at_the_iteration_cap_and_keeps_an_all_hole_image_finite():
+  image = jnp.linspace(-1, 1, 3 * 32 * 32).reshape(1, 32, 32, 3)
+  hole = jnp.zeros((1, 32, 32, 1)).at[:, 4:28, 4:28].set(1)
+  start = pull_push.pull_push_fill(image, hole)
+  np.testing.assert_array_equal(pull_push.harmonic_fill_cg(image, hole, 0, 1e-3), start)
+  one_step = pull_push.harmonic_fill_cg(image, hole, 1, 1e-9)
+  assert not np.array_equal(one_step, start)
+  everything = pull_push.harmonic_fill_cg(image, jnp.ones((1, 32, 32, 1)), 100, 1e-3)
+  assert np.isfinite(np.asarray(everything)).all()

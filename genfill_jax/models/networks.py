@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from genfill_jax.models import blocks
-from genfill_jax.models.pull_push import harmonic_fill, pull_push_fill
+from genfill_jax.models.pull_push import harmonic_first_guess, pull_push_fill
 
 # The choices of the networks' string settings (config_checks checks configs against them).
 HOLE_PREDICTOR_OUTPUTS = ("cells", "full")
@@ -217,7 +217,10 @@ class Filler(nn.Module):
       paints every pixel), 'pull_push' or 'harmonic' (holes are first filled
       smoothly from the known pixels, see `pull_push.py`, and the network
       predicts a correction: output = clip(first guess + tanh(head), -1, 1)).
-    harmonic_iterations: Jacobi sweeps of the 'harmonic' first guess.
+    harmonic_solver: 'jacobi' (a fixed number of sweeps) or 'conjugate_gradient'
+      (to `harmonic_tolerance`) for the 'harmonic' first guess.
+    harmonic_iterations: Jacobi sweeps, or at most this many CG steps.
+    harmonic_tolerance: CG stops when no hole pixel's residual exceeds it.
   """
 
   num_downscales: int = 4
@@ -226,7 +229,9 @@ class Filler(nn.Module):
   norm_pattern: str = "even"
   hole_map_input: str = "bottleneck"
   hole_fill: str = "none"
+  harmonic_solver: str = "jacobi"
   harmonic_iterations: int = 200
+  harmonic_tolerance: float = 1e-3
   dtype: Any = jnp.float32
   batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
@@ -251,7 +256,9 @@ class Filler(nn.Module):
       if self.hole_fill == "pull_push":
         first_guess = pull_push_fill(image, holes)
       else:
-        first_guess = harmonic_fill(image, holes, self.harmonic_iterations)
+        first_guess = harmonic_first_guess(
+            image, holes, self.harmonic_solver, self.harmonic_iterations,
+            self.harmonic_tolerance)
       x = first_guess = jax.lax.stop_gradient(first_guess)
     if self.hole_map_input in ("input", "both"):
       x = jnp.concatenate([x, resize_hole_map(hole_map, height, width)], axis=-1)
