@@ -140,6 +140,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.filler.harmonic_solver = "conjugate_gradient"
   config.filler.harmonic_iterations = 2000  # CG: at most this many steps.
   config.filler.harmonic_tolerance = 1e-3  # CG: largest residual left (pixels in [-1, 1]).
+  # 'conv' (the original's Res blocks) or 'fourier' (LaMa's Fast Fourier
+  # Convolution: each block sees the whole image, at any size).
+  config.filler.res_block = "conv"
 
   # A small PatchGAN without BatchNorm: large discriminators memorise small data.
   config.discriminator = _network(3, 1, 16, "none")

@@ -31,6 +31,7 @@ CHOICES = {
     "filler.hole_map_input": networks.HOLE_MAP_INPUTS,
     "filler.hole_fill": networks.HOLE_FILLS,
     "filler.harmonic_solver": pull_push.HARMONIC_SOLVERS,
+    "filler.res_block": tuple(networks.RES_BLOCKS),
     "discriminator.norm_pattern": blocks.NORM_PATTERNS,
     **{f"optim.{player}.schedule": gan_state.SCHEDULES
        for player in ("hole_predictor", "filler", "discriminator")},

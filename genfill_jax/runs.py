@@ -53,6 +53,7 @@ _ADDED_FIELDS = {
     "filler.harmonic_iterations": 200,
     "filler.harmonic_solver": "jacobi",
     "filler.harmonic_tolerance": 1e-3,
+    "filler.res_block": "conv",
 }
 
 

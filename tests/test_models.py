@@ -199,3 +199,38 @@ def test_conjugate_gradient_fill_stops_at_the_iteration_cap_and_keeps_an_all_hol
   assert not np.array_equal(one_step, start)
   everything = pull_push.harmonic_fill_cg(image, jnp.ones((1, 32, 32, 1)), 100, 1e-3)
   assert np.isfinite(np.asarray(everything)).all()
+
+
+@pytest.mark.parametrize("size,features", [(8, 129), (12, 16), (32, 7), (10, 24)])
+def test_fourier_res_block_keeps_shapes_and_sees_the_whole_image(size, features):
+  from genfill_jax.models import fourier
+  block = fourier.FourierRes(norm=True)
+  x = jax.random.normal(jax.random.key(0), (2, size, size, features))
+  variables = block.init(jax.random.key(1), x, train=False)
+  y = block.apply(variables, x, train=False)
+  assert y.shape == x.shape and y.dtype == x.dtype
+  # A change in one corner moves the output in the far corner: the receptive
+  # field covers the image (a 3x3 Res block's reaches 2 px).
+  def far_corner(corner_value):
+    return block.apply(variables, x.at[:, 0, 0, :].set(corner_value), train=False)[:, -1, -1]
+  assert float(jnp.max(jnp.abs(far_corner(5.0) - far_corner(-5.0)))) > 1e-3
+
+
+def test_fourier_res_block_runs_in_bfloat16_with_finite_gradients():
+  from genfill_jax.models import fourier
+  block = fourier.FourierRes(norm=False, dtype=jnp.bfloat16)
+  x = jax.random.normal(jax.random.key(0), (2, 16, 16, 32), jnp.bfloat16)
+  variables = block.init(jax.random.key(1), x, train=False)
+  assert block.apply(variables, x, train=False).dtype == jnp.bfloat16
+  grads = jax.grad(lambda v: jnp.sum(block.apply(v, x, train=False).astype(jnp.float32) ** 2))(
+      variables)
+  assert all(np.isfinite(np.asarray(g, np.float32)).all() for g in jax.tree.leaves(grads))
+
+
+def test_filler_with_fourier_blocks_fills_several_sizes():
+  filler = models.Filler(3, 2, 4, norm_pattern="none", hole_map_input="both",
+                         hole_fill="harmonic", harmonic_solver="conjugate_gradient",
+                         res_block="fourier")
+  for size in (64, 96, 128):
+    outputs = _init_and_apply(filler, size)
+    assert outputs.shape == (2, size, size, 3)

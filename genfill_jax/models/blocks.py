@@ -50,7 +50,8 @@ def pixel_shuffle(inputs: jax.Array, upscale_factor: int) -> jax.Array:
   return x.reshape(batch, height * factor, width * factor, out_channels)
 
 
-def _batch_norm(train: bool, dtype: Any, axis_name: str | None, name: str) -> nn.BatchNorm:
+def batch_norm(train: bool, dtype: Any, axis_name: str | None, name: str) -> nn.BatchNorm:
+  """BatchNorm with PyTorch's defaults; statistics over `axis_name` when training."""
   return nn.BatchNorm(
       use_running_average=not train,
       axis_name=axis_name if train else None,
@@ -107,7 +108,7 @@ class DownScale(nn.Module):
     x = PatchConv(self.features, use_bias=False, dtype=self.dtype, name="conv")(x)
     x = nn.PReLU(negative_slope_init=PRELU_INIT, name="prelu")(x)
     if self.norm:
-      x = _batch_norm(train, self.dtype, self.batch_norm_axis_name, "norm")(x)
+      x = batch_norm(train, self.dtype, self.batch_norm_axis_name, "norm")(x)
     return x
 
 
@@ -130,7 +131,7 @@ class Res(nn.Module):
       )(y)
       y = nn.PReLU(negative_slope_init=PRELU_INIT, name=f"prelu{round_index}")(y)
       if self.norm:
-        y = _batch_norm(
+        y = batch_norm(
             train, self.dtype, self.batch_norm_axis_name, f"norm{round_index}")(y)
     return x + y
 
@@ -152,7 +153,7 @@ class Upscale(nn.Module):
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     x = PatchConv(self.features * 16, use_bias=True, dtype=self.dtype, name="conv")(x)
     if self.norm:
-      x = _batch_norm(train, self.dtype, self.batch_norm_axis_name, "norm")(x)
+      x = batch_norm(train, self.dtype, self.batch_norm_axis_name, "norm")(x)
     x = pixel_shuffle(x, 4)
     return nn.PReLU(negative_slope_init=PRELU_INIT, name="prelu")(x)
 

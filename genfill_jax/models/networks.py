@@ -14,13 +14,15 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from genfill_jax.models import blocks
+from genfill_jax.models import blocks, fourier
 from genfill_jax.models.pull_push import harmonic_first_guess, pull_push_fill
 
 # The choices of the networks' string settings (config_checks checks configs against them).
 HOLE_PREDICTOR_OUTPUTS = ("cells", "full")
 HOLE_MAP_INPUTS = ("bottleneck", "input", "both")
 HOLE_FILLS = ("none", "pull_push", "harmonic")
+# The filler's residual blocks: 'conv' (the original's Res) or 'fourier' (FFC, LaMa).
+RES_BLOCKS = {"conv": blocks.Res, "fourier": fourier.FourierRes}
 
 
 def _encode(x, train, *, num_downscales, base_width, norm_pattern, dtype, axis_name):
@@ -36,9 +38,9 @@ def _encode(x, train, *, num_downscales, base_width, norm_pattern, dtype, axis_n
 
 
 def _residual_stack(x, train, *, num_res_blocks, norm_pattern, dtype, axis_name,
-                    first_index=0):
+                    first_index=0, res_block="conv"):
   for index in range(first_index, first_index + num_res_blocks):
-    x = blocks.Res(
+    x = RES_BLOCKS[res_block](
         blocks.uses_norm(norm_pattern, index), dtype=dtype,
         batch_norm_axis_name=axis_name, name=f"res_blocks_{index}",
     )(x, train)
@@ -221,6 +223,8 @@ class Filler(nn.Module):
       (to `harmonic_tolerance`) for the 'harmonic' first guess.
     harmonic_iterations: Jacobi sweeps, or at most this many CG steps.
     harmonic_tolerance: CG stops when no hole pixel's residual exceeds it.
+    res_block: 'conv' (the original's Res blocks) or 'fourier' (Fast Fourier
+      Convolution blocks, `fourier.py`: a receptive field over the whole image).
   """
 
   num_downscales: int = 4
@@ -232,6 +236,7 @@ class Filler(nn.Module):
   harmonic_solver: str = "jacobi"
   harmonic_iterations: int = 200
   harmonic_tolerance: float = 1e-3
+  res_block: str = "conv"
   dtype: Any = jnp.float32
   batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
@@ -272,7 +277,8 @@ class Filler(nn.Module):
     if self.hole_map_input in ("bottleneck", "both"):
       cells = resize_hole_map(hole_map, *x.shape[1:3])
       x = jnp.concatenate([x, cells.astype(x.dtype)], axis=-1)
-    x = _residual_stack(x, train, num_res_blocks=self.num_res_blocks, **arch)
+    x = _residual_stack(x, train, num_res_blocks=self.num_res_blocks,
+                        res_block=self.res_block, **arch)
     x = _decode(
         x, skips, train, num_downscales=self.num_downscales,
         base_width=self.base_width, **arch,
