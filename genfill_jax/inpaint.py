@@ -50,13 +50,26 @@ def predict_holes(config: ml_collections.ConfigDict, hole_predictor_variables: d
   return models.resize_hole_map(jax.nn.sigmoid(logits), *image.shape[1:3])
 
 
+# Identity, up-down, left-right, both: the flips of an NHWC image.
+_FLIPS = ((), (1,), (2,), (1, 2))
+
+
+def _flip(images: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+  return jnp.flip(images, axes) if axes else images
+
+
 def find_holes(config: ml_collections.ConfigDict, hole_predictor_variables: dict,
                image: jax.Array) -> jax.Array:
   """The hole mask (N, H, W, 1) float, 1 = hole, that blind inpainting fills: the
-  predictor's probabilities above hole_predictor.threshold, dilated by
-  hole_predictor.dilation pixels (a missed noise pixel costs more than a known
-  pixel painted again)."""
-  probabilities = predict_holes(config, hole_predictor_variables, image)
+  predictor's probabilities (averaged over the four flips of the image with
+  hole_predictor.test_time_flips) above hole_predictor.threshold, dilated by
+  hole_predictor.dilation pixels."""
+  if config.hole_predictor.test_time_flips:
+    probabilities = sum(
+        _flip(predict_holes(config, hole_predictor_variables, _flip(image, axes)), axes)
+        for axes in _FLIPS) / len(_FLIPS)
+  else:
+    probabilities = predict_holes(config, hole_predictor_variables, image)
   holes = (probabilities > config.hole_predictor.threshold).astype(jnp.float32)
   radius = config.hole_predictor.dilation
   if radius:

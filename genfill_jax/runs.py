@@ -54,6 +54,7 @@ _ADDED_FIELDS = {
     "filler.harmonic_solver": "jacobi",
     "filler.harmonic_tolerance": 1e-3,
     "filler.res_block": "conv",
+    "hole_predictor.test_time_flips": False,
 }
 
 

@@ -228,6 +228,8 @@ def test_blind_holes_are_thresholded_then_dilated(monkeypatch):
   probabilities[0, 1, 1] = 0.4  # below the default threshold
   monkeypatch.setattr(inpaint, "predict_holes", lambda config, variables, image: probabilities)
   config = tiny_config()
+  config.hole_predictor.test_time_flips = False
+  config.hole_predictor.threshold = 0.5
   found = np.asarray(inpaint.find_holes(config, {}, np.zeros((1, 9, 9, 3))))[0, ..., 0]
   assert found.sum() == 1 and found[4, 4] == 1
   config.hole_predictor.threshold = 0.3
@@ -236,3 +238,26 @@ def test_blind_holes_are_thresholded_then_dilated(monkeypatch):
   expected = np.zeros((9, 9))
   expected[3:6, 3:6] = expected[0:3, 0:3] = 1  # each found pixel grown to 3 x 3
   np.testing.assert_array_equal(found, expected)
+
+
+def test_flip_averaged_holes_are_the_mean_of_the_four_flipped_predictions(monkeypatch):
+  # A predictor that only sees the top-left corner: its four flipped answers differ.
+  def corner_only(config, variables, image):
+    probabilities = np.zeros(image.shape[:3] + (1,), np.float32)
+    probabilities[:, 0, 0] = np.asarray(image)[:, 0, 0, :1]
+    return probabilities
+  monkeypatch.setattr(inpaint, "predict_holes", corner_only)
+  config = tiny_config()
+  config.hole_predictor.test_time_flips = True
+  image = np.zeros((1, 5, 6, 3), np.float32)
+  image[0, 0, 0] = image[0, -1, -1] = 1.0  # seen in the identity and the double flip
+  image[0, 0, -1] = 0.8  # seen in the left-right flip only
+  config.hole_predictor.threshold = 0.2
+  found = np.asarray(inpaint.find_holes(config, {}, image))[0, ..., 0]
+  expected = np.zeros((5, 6))
+  expected[0, 0] = expected[-1, -1] = 1  # 1/4 each > 0.2
+  expected[0, -1] = 0  # 0.8/4 = 0.2, not above
+  np.testing.assert_array_equal(found, expected)
+  config.hole_predictor.threshold = 0.19
+  found = np.asarray(inpaint.find_holes(config, {}, image))[0, ..., 0]
+  assert found[0, -1] == 1 and found.sum() == 3
