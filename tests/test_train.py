@@ -185,3 +185,12 @@ def test_a_run_with_the_perceptual_loss_trains_and_logs_it(tmp_path):
   train.train_and_evaluate(config, str(tmp_path / "run"))
   values = logged(tmp_path / "run", "filler/perceptual")
   assert list(values) == [2] and values[2] > 0 and np.isfinite(values[2])
+
+
+def test_fourier_res_blocks_train_data_parallel_with_finite_losses():
+  config = tiny_config()
+  config.filler.res_block = "fourier"
+  state, history = _run_steps(config, jax.devices()[:2], 2)
+  assert all(np.isfinite(value) for metrics in history for value in metrics.values())
+  block = state.filler.params["res_blocks_0"]
+  assert "spectral" in block["ffc1"] and "fourier_unit" in block["ffc1"]["spectral"]
