@@ -208,15 +208,17 @@ def evaluation_dir(workdir: str, step: int, config: ml_collections.ConfigDict) -
 
 
 def write_evaluation(out: epath.Path, step: int, evaluation: tuple[dict, dict, dict],
-                     rows: int) -> None:
-  """<out>/metrics.json ({'step', 'results', 'comparisons'}) and preview_<family>.png
-  for each preview of `evaluation` (what `evaluate` returns)."""
+                     config: ml_collections.ConfigDict) -> None:
+  """<out>/metrics.json ({'step', 'results', 'comparisons', 'config'}: the config that
+  evaluated, so that a rerun with other settings can be told apart) and
+  preview_<family>.png for each preview of `evaluation` (what `evaluate` returns)."""
   results, comparisons, previews = evaluation
   out.mkdir(parents=True, exist_ok=True)
   (out / "metrics.json").write_text(json.dumps(
-      {"step": step, "results": results, "comparisons": comparisons}, indent=2))
+      {"step": step, "results": results, "comparisons": comparisons,
+       "config": json.loads(config.to_json_best_effort())}, indent=2))
   for family, preview in previews.items():
-    save_preview(preview, out / f"preview_{family}.png", rows)
+    save_preview(preview, out / f"preview_{family}.png", config.eval.preview_examples)
 
 
 def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -234,8 +236,7 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict
   evaluation = evaluate(config, state, mesh)
   step = int(state.step)
   if jax.process_index() == 0:
-    write_evaluation(evaluation_dir(workdir, step, config), step, evaluation,
-                     config.eval.preview_examples)
+    write_evaluation(evaluation_dir(workdir, step, config), step, evaluation, config)
     print(f"evaluation of step {step} ({workdir}, {config.eval.split} split):\n"
           f"{format_table(*evaluation[:2])}")
   return evaluation[0]

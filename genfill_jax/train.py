@@ -98,7 +98,7 @@ def _evaluate(config, state, mesh, workdir, writer, model_outputs) -> None:
     first_family = next(iter(previews))  # one grid per evaluation while training
     evaluate.write_evaluation(evaluate.evaluation_dir(workdir, step, config), step,
                               (results, comparisons, {first_family: previews[first_family]}),
-                              config.eval.preview_examples)
+                              config)
     tqdm.tqdm.write(f"evaluation at step {step}:\n"
                     f"{evaluate.format_table(results, comparisons)}")
 

@@ -96,6 +96,9 @@ def test_eval_mode_evaluates_the_latest_checkpoint_with_a_grid_per_family(resume
   evaluation = resumed_run["workdir"] / "eval" / "step_6_test"
   written = json.loads((evaluation / "metrics.json").read_text())
   assert written["step"] == 6 and written["results"] == resumed_run["evaluated"]
+  # The settings that evaluated are recorded with the figures.
+  assert written["config"]["eval"]["split"] == "test"
+  assert written["config"]["hole_predictor"]["threshold"] == tiny_config().hole_predictor.threshold
   assert sorted(path.name for path in evaluation.glob("*.png")) == [
       "preview_box.png", "preview_thin.png"]
 
