@@ -232,6 +232,11 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict
   mesh = parallel.create_mesh()
   config_checks.check_for_evaluation(config, mesh.size)
   step = None if config.eval.step < 0 else config.eval.step
+  differences = runs.model_differences(runs.load_config(workdir), config)
+  if differences and jax.process_index() == 0:
+    print(f"warning: evaluating {workdir} with model settings that differ from its "
+          f"config.json (pass them as --config.<field>=<value> to evaluate the run as "
+          f"it trained):\n  " + "\n  ".join(differences))
   _, state = runs.restore_run(workdir, step, config=config, mesh=mesh)
   evaluation = evaluate(config, state, mesh)
   step = int(state.step)

@@ -87,6 +87,26 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   return config
 
 
+# What the models compute: a checkpoint evaluated with other values of these is
+# another model than the one that trained.
+MODEL_SECTIONS = ("compute_dtype", "hole_predictor", "filler", "discriminator", "holes")
+
+
+def model_differences(stored: ml_collections.ConfigDict,
+                      config: ml_collections.ConfigDict) -> list[str]:
+  """'<field>: run <stored value>, now <value>' for each field of `MODEL_SECTIONS`
+  where `config` differs from the run's `stored` config."""
+  def flat(node, prefix=""):
+    if isinstance(node, dict):
+      return {name: value for key, child in node.items()
+              for name, value in flat(child, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: node}
+  before, now = (flat({section: json.loads(c.to_json_best_effort()).get(section)
+                       for section in MODEL_SECTIONS}) for c in (stored, config))
+  return [f"{field}: run {before.get(field)!r}, now {now.get(field)!r}"
+          for field in sorted(set(before) | set(now)) if before.get(field) != now.get(field)]
+
+
 def restore_run(workdir: str, step: int | None = None,
                 config: ml_collections.ConfigDict | None = None, mesh=None) -> Run:
   """Restores checkpoint `step` (default the latest) of the run in `workdir`.

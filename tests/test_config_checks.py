@@ -114,3 +114,16 @@ def test_an_earlier_run_still_restores_for_inpainting(tmp_path, tiny_trained_run
 def test_a_folder_that_is_not_a_run_is_a_user_error(tmp_path):
   with pytest.raises(runs.RunNotFoundError, match="is not a genfill_jax run directory"):
     runs.restore_run(str(tmp_path))
+
+
+def test_model_differences_name_each_changed_model_field_and_ignore_the_rest():
+  stored = tiny_config()
+  config = tiny_config()
+  config.filler.harmonic_solver = "jacobi"
+  config.hole_predictor.threshold = 0.7
+  config.eval.split = "test"  # not a model setting
+  config.data.image_size = 128  # nor this: evaluating at another size is allowed
+  assert runs.model_differences(stored, config) == [
+      "filler.harmonic_solver: run 'conjugate_gradient', now 'jacobi'",
+      "hole_predictor.threshold: run 0.3, now 0.7"]
+  assert runs.model_differences(stored, tiny_config()) == []
