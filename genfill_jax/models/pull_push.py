@@ -36,6 +36,13 @@ def pull_push_fill(image: jax.Array, hole_mask: jax.Array) -> jax.Array:
   return estimate
 
 
+def _neighbour_sum(x: jax.Array) -> jax.Array:
+  """Sum of each pixel's 4 neighbours in an NHWC batch, edges replicated."""
+  padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+  return (padded[:, :-2, 1:-1] + padded[:, 2:, 1:-1]
+          + padded[:, 1:-1, :-2] + padded[:, 1:-1, 2:])
+
+
 def harmonic_fill(image: jax.Array, hole_mask: jax.Array, iterations: int) -> jax.Array:
   """Pull-push, then `iterations` Jacobi sweeps towards the harmonic (Laplace) fill.
 
@@ -46,19 +53,14 @@ def harmonic_fill(image: jax.Array, hole_mask: jax.Array, iterations: int) -> ja
   holes = hole_mask.astype(image.dtype) > 0.5
 
   def sweep(_, current):
-    padded = jnp.pad(current, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
-    neighbours = (padded[:, :-2, 1:-1] + padded[:, 2:, 1:-1]
-                  + padded[:, 1:-1, :-2] + padded[:, 1:-1, 2:]) / 4
-    return jnp.where(holes, neighbours, image)
+    return jnp.where(holes, _neighbour_sum(current) / 4, image)
 
   return jax.lax.fori_loop(0, iterations, sweep, pull_push_fill(image, hole_mask))
 
 
 def _neumann_laplacian(x: jax.Array) -> jax.Array:
   """Sum of the 4 neighbours minus 4x, edges replicated (no flux across the border)."""
-  padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
-  return (padded[:, :-2, 1:-1] + padded[:, 2:, 1:-1]
-          + padded[:, 1:-1, :-2] + padded[:, 1:-1, 2:]) - 4 * x
+  return _neighbour_sum(x) - 4 * x
 
 
 def _per_channel_dot(a: jax.Array, b: jax.Array) -> jax.Array:
