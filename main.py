@@ -37,11 +37,18 @@ def _require_flags(*names: str) -> None:
     raise errors.UserError(f"--mode={_MODE.value} needs {', '.join(missing)}")
 
 
+def _start_runtime(config) -> None:
+  """Joins the other hosts (when there are) and says what this process runs on."""
+  parallel.maybe_initialize_distributed(config)
+  print(parallel.describe_runtime(), flush=True)
+
+
 # The modes import what they need when they run: --mode=summary stays light.
 def _train(config) -> None:
   from genfill_jax import train
 
-  parallel.maybe_initialize_distributed(config)
+  _start_runtime(config)
+  parallel.check_platform(config)
   workdir = _WORKDIR.value or f"runs/{datetime.datetime.now():%Y%m%d-%H%M%S}"
   print(f"workdir: {workdir}", flush=True)
   train.train_and_evaluate(config, workdir)
@@ -51,6 +58,7 @@ def _eval(config) -> None:
   from genfill_jax import evaluate
 
   _require_flags("workdir")
+  _start_runtime(config)
   evaluate.evaluate_checkpoint(config, _WORKDIR.value)
 
 

@@ -19,6 +19,9 @@ def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0  # PRNG seed for initialisation, data and training.
   config.compute_dtype = "float32"  # 'bfloat16' halves activation memory on TPU.
+  # The backend training needs ('cpu', 'gpu', 'tpu'; '' = whatever JAX finds): a
+  # GPU or TPU run stops at start, naming it, instead of training on the CPU.
+  config.platform = ""
 
   config.data = ml_collections.ConfigDict()
   config.data.source = "builtin"  # 'builtin' (scikit-image photos) or 'folder'.

@@ -18,6 +18,7 @@ EVAL_SPLITS = ("validation", "test")
 # Every field that names one of a fixed set of choices, and its choices.
 CHOICES = {
     "compute_dtype": models.COMPUTE_DTYPES,
+    "platform": ("", "cpu", "gpu", "tpu"),
     "data.source": loader.SOURCES,
     "data.crop": datasets.CROPS,
     "holes.corruption": corruption.MODES,

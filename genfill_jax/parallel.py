@@ -1,7 +1,6 @@
 """Devices: the 1-D data mesh, shardings, multi-host start-up, batch placement."""
 
 import logging
-import os
 from collections.abc import Sequence
 
 import jax
@@ -9,16 +8,19 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from genfill_jax import errors
+
 DATA_AXIS = "data"
 
 
 def maybe_initialize_distributed(config: ml_collections.ConfigDict) -> None:
-  """Starts JAX's multi-host runtime when there are several processes.
+  """Starts JAX's multi-host runtime when this process is one of several.
 
-  On a Cloud TPU pod (or a cluster JAX detects) the environment says so and
-  `jax.distributed.initialize()` finds everything itself; elsewhere explicit
-  `config.distributed` settings (coordinator address, process count and id)
-  are used. One machine with neither does nothing.
+  Explicit `config.distributed` settings (coordinator address, process count
+  and id) win; otherwise JAX's own cluster detection decides (Cloud TPU VM
+  metadata, GKE, SLURM, Open MPI, Kubernetes), so a pod started with
+  `gcloud ... ssh --worker=all` needs no flags. A single process does nothing.
+  Call it before anything touches a JAX backend.
   """
   settings = config.distributed
   if settings.coordinator_address:
@@ -27,19 +29,49 @@ def maybe_initialize_distributed(config: ml_collections.ConfigDict) -> None:
         num_processes=settings.num_processes,
         process_id=settings.process_id,
     )
-  elif _pod_environment():
-    jax.distributed.initialize()
-  else:
     return
-  logging.info("process %d of %d, %d local / %d global devices", jax.process_index(),
-               jax.process_count(), jax.local_device_count(), jax.device_count())
+  cluster = multi_process_cluster()
+  if cluster is not None:
+    logging.info("multi-process %s environment detected", cluster.__name__)
+    jax.distributed.initialize()
 
 
-def _pod_environment() -> bool:
-  # Multi-host Cloud TPU VMs name their workers; SLURM and Open MPI name tasks.
-  hostnames = os.environ.get("TPU_WORKER_HOSTNAMES", "")
-  return ("," in hostnames or int(os.environ.get("SLURM_NTASKS", "1")) > 1
-          or int(os.environ.get("OMPI_COMM_WORLD_SIZE", "1")) > 1)
+def multi_process_cluster() -> type | None:
+  """The cluster environment JAX detects here when it has several processes, else None.
+
+  The same detection as `jax.distributed.initialize()` without arguments, so
+  that we start the runtime exactly when JAX can: a one-process cluster (a
+  single-host TPU VM, a one-task SLURM job) needs none.
+  """
+  # JAX keeps its cluster registry private; jax.distributed.initialize() walks it.
+  from jax._src import clusters
+
+  for cluster in clusters.ClusterEnv._cluster_types:
+    if cluster.opt_in_only_method or not cluster.is_env_present():
+      continue
+    return cluster if cluster.get_process_count() > 1 else None
+  return None
+
+
+def check_platform(config: ml_collections.ConfigDict) -> None:
+  """Stops with one line when `config.platform` names another backend than JAX's.
+
+  Without it a GPU install whose CUDA libraries clash (for example with the
+  ones torch brings) falls back to the CPU with only a log warning.
+  """
+  backend = jax.default_backend()
+  if config.platform and backend != config.platform:
+    raise errors.UserError(
+        f"config.platform={config.platform!r} but JAX's default backend is {backend!r} "
+        f"({jax.devices()[0].device_kind}); install the matching jax build (README, "
+        f"'Installing for GPU and TPU') or set --config.platform=''")
+
+
+def describe_runtime() -> str:
+  """One line: backend, device kind and counts, this process among all."""
+  return (f"runtime: {jax.default_backend()} backend, {jax.device_count()} x "
+          f"{jax.devices()[0].device_kind} ({jax.local_device_count()} local), process "
+          f"{jax.process_index()} of {jax.process_count()}")
 
 
 def create_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:

@@ -42,6 +42,7 @@ _RENAMED_FIELDS = {
 # Fields added since, with the value that reproduces what earlier runs did.
 _ADDED_FIELDS = {
     "compute_dtype": "float32",
+    "platform": "",
     "data.validation_dir": "",
     "data.builtin_validation_photos": ("stereo_motorcycle_left", "stereo_motorcycle_right"),
     "eval.split": "test",
