@@ -6,12 +6,13 @@ import jax
 import orbax.checkpoint as ocp
 from etils import epath
 
+from genfill_jax import paths
 from genfill_jax.gan_state import GanState
 
 
 def checkpoint_dir(workdir: str) -> epath.Path:
-  # Orbax needs an absolute path; resolve() leaves gs:// paths as they are.
-  return epath.Path(workdir).resolve() / "checkpoints"
+  """<workdir>/checkpoints, absolute (Orbax needs that), local or in a bucket."""
+  return paths.absolute(workdir) / "checkpoints"
 
 
 # Orbax splits each replicated array among its replicas so that every host writes

@@ -14,8 +14,10 @@ import json
 import jax
 import ml_collections
 import numpy as np
+import tqdm
 from etils import epath
 from jax.experimental import multihost_utils
+from jax.sharding import PartitionSpec
 from PIL import Image
 
 from genfill_jax import (
@@ -60,12 +62,25 @@ def _model_outputs(config, state: GanState, batch) -> dict[str, jax.Array]:
           "predicted_mask": predicted}
 
 
-def compile_model_outputs(config: ml_collections.ConfigDict):
-  """The jitted (state, sharded batch) -> outputs function `evaluate` runs; build it once."""
-  return jax.jit(functools.partial(_model_outputs, config))
+def compile_model_outputs(config: ml_collections.ConfigDict, mesh):
+  """The jitted (state, sharded batch) -> outputs function `evaluate` runs; build it once.
+
+  Outputs stay split over the data axis like the batch, so that each host reads
+  back only its own examples.
+  """
+  return jax.jit(functools.partial(_model_outputs, config),
+                 out_shardings=parallel.batch_sharded(mesh))
+
+
+def _host_part(tree, mesh):
+  """This host's rows of batch-sharded global arrays, as NumPy."""
+  local = multihost_utils.global_array_to_host_local_array(
+      tree, mesh, PartitionSpec(parallel.DATA_AXIS))
+  return jax.tree.map(np.asarray, local)
 
 
 def _gather(tree):
+  """Host-local NumPy rows of every host, concatenated (the same on every host)."""
   return jax.tree.map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
 
 
@@ -107,8 +122,13 @@ def _comparisons(per_image: dict, means: dict) -> dict:
   return compared
 
 
+class Interrupted(Exception):
+  """`evaluate` stopped early because `stop_requested` said so (a preemption)."""
+
+
 def evaluate(config: ml_collections.ConfigDict, state: GanState, mesh,
-             families=None, model_outputs=None) -> tuple[dict, dict, dict]:
+             families=None, model_outputs=None,
+             stop_requested=lambda: False) -> tuple[dict, dict, dict]:
   """Runs the fixed evaluation stream. Returns (results, comparisons, previews).
 
   results[family][method] = {'psnr', 'ssim', 'l1', 'lpips_<net>'...} (means
@@ -116,36 +136,46 @@ def evaluate(config: ml_collections.ConfigDict, state: GanState, mesh,
   'recall'}; comparisons[family] as `_comparisons` makes them; previews[family]:
   arrays of the family's first batch for `save_preview`. Pass `model_outputs`
   from `compile_model_outputs` to avoid recompiling.
+
+  Each host scores its own share of every batch (the baselines included); only
+  the per-image numbers and the first batch of each family (the preview) are
+  gathered. `stop_requested` is asked after every batch, on every host at the
+  same points; when it says True, Interrupted is raised.
   """
-  model_outputs = model_outputs or compile_model_outputs(config)
+  model_outputs = model_outputs or compile_model_outputs(config, mesh)
   results, comparisons, previews = {}, {}, {}
   for family in families or config.eval.families:
     per_batch = {method: [] for method in METHODS}
-    counts = metrics.HoleCounts()
-    for host_batch in loader.create_eval_loader(config, family):
-      batch = parallel.shard_batch(host_batch, mesh)
-      outputs = _gather(model_outputs(state, batch))
-      batch = _gather(batch)
+    counts = []
+    batches = loader.create_eval_loader(config, family)
+    for batch in tqdm.tqdm(batches, desc=f"eval {family}", unit="batch", leave=False,
+                           disable=jax.process_index() != 0):
+      outputs = _host_part(model_outputs(state, parallel.shard_batch(batch, mesh)), mesh)
       target = pixels.uint8_to_unit_interval(batch["image"])
       mask = batch["mask"].astype(np.float32)
       in_unit_interval = _results_in_unit_interval(outputs, batch)
       for method, result in in_unit_interval.items():
         per_batch[method].append(_per_image_metrics(config, np.clip(result, 0, 1), target,
                                                     mask))
-      counts = counts + metrics.count_holes(outputs["predicted_mask"], mask)
+      hole_counts = metrics.count_holes(outputs["predicted_mask"], mask)
+      counts.append([hole_counts.overlap, hole_counts.predicted, hole_counts.true])
       if family not in previews:
-        previews[family] = {"filler_input": batch["filler_input"],
-                            "predicted_mask": outputs["predicted_mask"],
-                            "image": batch["image"],
-                            **{method: in_unit_interval[method]
-                               for method in PREVIEW_METHODS}}
-    per_image = {method: {name: np.concatenate([values[name] for values in batches])
-                          for name in batches[0]}
-                 for method, batches in per_batch.items()}
+        previews[family] = _gather({
+            "filler_input": batch["filler_input"], "image": batch["image"],
+            "predicted_mask": outputs["predicted_mask"],
+            **{method: in_unit_interval[method] for method in PREVIEW_METHODS}})
+      if stop_requested():
+        raise Interrupted(f"evaluation of {family} stopped early")
+    per_image = _gather({method: {name: np.concatenate([values[name] for values in batches])
+                                  for name in batches[0]}
+                         for method, batches in per_batch.items()})
     results[family] = {method: {name: float(np.mean(values)) for name, values in by_name.items()}
                        for method, by_name in per_image.items()}
     comparisons[family] = _comparisons(per_image, results[family])
-    results[family]["hole_predictor"] = metrics.hole_scores(counts)
+    # Per-batch counts are exact in float32 (JAX's default); their sum is not.
+    all_counts = _gather(np.asarray(counts, np.float32)).astype(np.float64).sum(axis=0)
+    results[family]["hole_predictor"] = metrics.hole_scores(
+        metrics.HoleCounts(*map(float, all_counts)))
   return results, comparisons, previews
 
 

@@ -47,8 +47,10 @@ def generator_nonsaturating(fake_logits: jax.Array, fake_hole_patches: jax.Array
 
 def feature_matching(real_features: list[jax.Array],
                      fake_features: list[jax.Array]) -> jax.Array:
-  """Mean squared distance between D's features of the real and the filled image."""
-  distances = [jnp.mean((jax.lax.stop_gradient(real) - fake) ** 2)
+  """Mean squared distance between D's features of the real and the filled image
+  (in float32 whatever the features' compute dtype)."""
+  distances = [jnp.mean((jax.lax.stop_gradient(real).astype(jnp.float32)
+                         - fake.astype(jnp.float32)) ** 2)
                for real, fake in zip(real_features, fake_features, strict=True)]
   return sum(distances) / len(distances)
 

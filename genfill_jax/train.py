@@ -91,8 +91,8 @@ def _log(window: _LogWindow, writer, bar, batch_size: int) -> None:
 def _evaluate(config, state, mesh, workdir, writer, model_outputs) -> None:
   """Evaluates, logs the scalars and writes metrics.json with the first family's preview."""
   step = int(state.step)
-  results, comparisons, previews = evaluate.evaluate(config, state, mesh,
-                                                     model_outputs=model_outputs)
+  results, comparisons, previews = evaluate.evaluate(
+      config, state, mesh, model_outputs=model_outputs, stop_requested=preemption.reached)
   writer.write(step, evaluate.flatten_results(results))
   if jax.process_index() == 0:
     first_family = next(iter(previews))  # one grid per evaluation while training
@@ -125,9 +125,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> gan_s
   state = _start(config, mesh, manager)
   start_step, num_steps = int(state.step), config.train.num_train_steps
   data = iter(loader.create_train_loader(config, start_step=start_step))
-  writer = metric_writer.MetricWriter(workdir)
+  writer = metric_writer.MetricWriter(workdir, start_step)
   compiled_steps: dict[train_step.Phase, object] = {}
-  eval_outputs = evaluate.compile_model_outputs(config)
+  eval_outputs = evaluate.compile_model_outputs(config, mesh)
   window = _LogWindow()
   # Redirected to a log file (nohup), the bar is redrawn once a minute, not every step.
   bar = tqdm.tqdm(total=num_steps, initial=start_step, desc="train", unit="step",
@@ -143,7 +143,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> gan_s
         done = step + 1
         window.add(done, metrics)
         bar.update(1)
-        preempted = preemption.reached(done)  # every host calls it every step
+        preempted = preemption.reached()  # every host calls it every step
         at_checkpoint = itstime(done, config.train.checkpoint_every_steps, num_steps) or preempted
         if at_checkpoint or itstime(done, config.train.log_every_steps, num_steps):
           _log(window, writer, bar, config.data.batch_size)  # raises on a NaN: never saved
@@ -155,7 +155,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> gan_s
           break
         if itstime(done, config.train.eval_every_steps, num_steps):
           window.pause()
-          _evaluate(config, state, mesh, workdir, writer, eval_outputs)
+          try:
+            _evaluate(config, state, mesh, workdir, writer, eval_outputs)
+          except evaluate.Interrupted:
+            if not at_checkpoint:
+              window.check_finite()  # never save a diverged state
+              checkpoint.save(manager, state)
+            tqdm.tqdm.write(f"SIGTERM during the evaluation at step {done}: checkpoint of "
+                            f"step {done} saved, stopping; rerun the same command to "
+                            "continue")
+            break
           window.resume()
     finally:
       bar.close()

@@ -98,3 +98,32 @@ def test_sigterm_saves_the_current_step_and_exits_0(tmp_path):
   saved = manager.latest_step()
   assert saved is not None and 3 <= saved < 100000
   assert f"SIGTERM: checkpoint of step {saved} saved" in stdout
+
+
+def test_sigterm_during_an_evaluation_stops_it_soon_with_a_checkpoint(tmp_path):
+  # An evaluation of 5 families x 512 examples takes minutes here; a preemption
+  # notice gives about 30 s.
+  workdir = tmp_path / "run"
+  process = subprocess.Popen(
+      [sys.executable, "main.py", "--config=configs/tiny.py", f"--workdir={workdir}",
+       "--config.train.num_train_steps=3", "--config.train.checkpoint_every_steps=100",
+       "--config.train.eval_every_steps=1", "--config.train.log_every_steps=1",
+       "--config.eval.num_examples=512",
+       "--config.eval.families=('blocks','box','thin','medium','thick')"],
+      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  metrics = workdir / "metrics.jsonl"
+  deadline = time.monotonic() + 240
+  while not metrics.exists():  # step 1 logged: its evaluation has begun
+    assert process.poll() is None, process.communicate()[1]
+    assert time.monotonic() < deadline, "training did not start"
+    time.sleep(0.2)
+  time.sleep(3)  # well into the evaluation
+  signalled = time.monotonic()
+  process.send_signal(signal.SIGTERM)
+  stdout, stderr = process.communicate(timeout=120)
+  assert process.returncode == 0, stderr
+  assert time.monotonic() - signalled < 20
+  assert "SIGTERM during the evaluation at step 1: checkpoint of step 1 saved" in stdout
+  assert not (workdir / "eval").exists()  # the evaluation never finished
+  manager = checkpoint.create_manager(str(workdir), keep=1, read_only=True)
+  assert manager.latest_step() == 1
