@@ -65,11 +65,15 @@ def _model_outputs(config, state: GanState, batch) -> dict[str, jax.Array]:
 def compile_model_outputs(config: ml_collections.ConfigDict, mesh):
   """The jitted (state, sharded batch) -> outputs function `evaluate` runs; build it once.
 
-  Outputs stay split over the data axis like the batch, so that each host reads
-  back only its own examples.
+  Per-device code under `jax.shard_map`, as in training: each device fills its own
+  examples, so the first guess's iterative solve stops on each device's own
+  residual instead of all-reducing the batch's residual across hosts at every
+  iteration. Outputs stay split over the data axis like the batch, so that each
+  host reads back only its own examples.
   """
-  return jax.jit(functools.partial(_model_outputs, config),
-                 out_shardings=parallel.batch_sharded(mesh))
+  data = PartitionSpec(parallel.DATA_AXIS)
+  return jax.jit(jax.shard_map(functools.partial(_model_outputs, config), mesh=mesh,
+                               in_specs=(PartitionSpec(), data), out_specs=data))
 
 
 def _host_part(tree, mesh):
@@ -164,6 +168,11 @@ def evaluate(config: ml_collections.ConfigDict, state: GanState, mesh,
             "filler_input": batch["filler_input"], "image": batch["image"],
             "predicted_mask": outputs["predicted_mask"],
             **{method: in_unit_interval[method] for method in PREVIEW_METHODS}})
+      if jax.process_count() > 1:
+        # Scoring shares no collective between hosts, so a faster host would run
+        # ahead, and the preemption sync point (the furthest host's check + 1)
+        # would wait for the slowest to catch up: keep them in step.
+        multihost_utils.sync_global_devices("evaluation batch")
       if stop_requested():
         raise Interrupted(f"evaluation of {family} stopped early")
     per_image = _gather({method: {name: np.concatenate([values[name] for values in batches])
