@@ -1,13 +1,20 @@
-"""Run files in local folders and buckets: absolute paths, whole-file metrics, and
-TensorBoard events staged locally for a remote workdir."""
+"""Run files in local folders and buckets: absolute paths, whole-file metrics,
+TensorBoard events staged locally for a remote workdir, images read from a bucket."""
 
+import io
 import json
 import os
 
+import gcsfs
+import numpy as np
 import pytest
 from etils import epath
+from PIL import Image
 
 from genfill_jax import checkpoint, metric_writer, paths
+from genfill_jax.data import sources
+
+import storage_emulator
 
 
 def test_a_bucket_path_stays_in_the_bucket():
@@ -76,6 +83,19 @@ def test_a_remote_workdir_gets_its_tensorboard_events_copied_whole(tmp_path, mon
 
 def test_bucket_listings_are_not_cached():
   # Another host's new checkpoint must show up in the next listing.
-  import gcsfs
-
   assert gcsfs.GCSFileSystem(token="anon").dircache.use_listings_cache is False
+
+
+def test_images_in_a_bucket_are_listed_recursively_and_read(monkeypatch):
+  with storage_emulator.running_emulator() as bucket:
+    for name, value in bucket.environment().items():
+      monkeypatch.setenv(name, value)
+    pixels = np.arange(8 * 6 * 3, dtype=np.uint8).reshape(8, 6, 3)
+    encoded = io.BytesIO()
+    Image.fromarray(pixels).save(encoded, format="PNG")
+    for name in ("train/a.png", "train/nested/b.png", "train/notes.txt"):
+      (epath.Path(f"gs://{bucket.name}") / name).write_bytes(encoded.getvalue())
+    source = sources.FolderSource(f"gs://{bucket.name}/train")
+    assert source.names == [f"gs://{bucket.name}/train/a.png",
+                            f"gs://{bucket.name}/train/nested/b.png"]
+    np.testing.assert_array_equal(source.load(1), pixels)
