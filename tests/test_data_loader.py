@@ -1,13 +1,14 @@
 """Datasets and loaders: formats, bad files, determinism, host sharding, errors."""
 
 import logging
+import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from configs import tiny
-from genfill_jax.data import loader, sources
+from genfill_jax.data import datasets, loader, sources
 
 
 def _first_batches(data_loader, count):
@@ -147,6 +148,23 @@ def test_an_epoch_visits_every_example_once():
   assert sorted(key.image_index for key in epoch) == [0] * 8 + [1] * 8
   next_epoch = [key.image_index for step in (2, 3) for key in sampler.keys_for_step(step)]
   assert next_epoch != [key.image_index for key in epoch]  # reshuffled
+
+
+def test_the_sampler_keeps_its_order_and_costs_microseconds_at_10_million_examples():
+  sampler = loader.TrainBatchSampler(10_000_000, 10_000_000, 16, seed=0, start_step=0,
+                                     slots=range(16))
+  # The order is the one earlier runs trained with (one NumPy permutation per
+  # epoch, now computed once and kept), so their resumed runs see the same data.
+  expected = np.random.default_rng([0, datasets.TRAIN_STREAM, 0]).permutation(10_000_000)
+  steps = range(1000, 1100)
+  assert [key.image_index for step in steps for key in sampler.keys_for_step(step)] == list(
+      expected[1000 * 16:1100 * 16])
+  started = time.perf_counter()
+  for step in range(2000, 4000):
+    sampler.keys_for_step(step)
+  per_step = (time.perf_counter() - started) / 2000
+  assert per_step < 2e-4, f"{per_step * 1e3:.3f} ms per step"
+  assert sampler.epoch_order(0).dtype == np.int32  # 40 MB, not 80
 
 
 def test_evaluation_stream_is_identical_every_time_and_shares_images():
