@@ -1,7 +1,9 @@
 """Devices: the 1-D data mesh, shardings, multi-host start-up, batch placement."""
 
 import logging
-from collections.abc import Sequence
+import queue
+import threading
+from collections.abc import Iterator, Sequence
 
 import jax
 import ml_collections
@@ -93,3 +95,48 @@ def shard_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array
   sharding = batch_sharded(mesh)
   return {name: jax.make_array_from_process_local_data(sharding, value)
           for name, value in batch.items()}
+
+
+def prefetch_to_devices(batches: Iterator[dict[str, np.ndarray]], mesh: Mesh,
+                        depth: int = 2) -> Iterator[dict[str, jax.Array]]:
+  """`shard_batch` of each host batch, placed up to `depth` batches ahead.
+
+  A background thread takes the next batches from the loader and puts them on
+  the devices while the current step runs, so the step never waits on the host
+  when the loader keeps up. The order is the loader's. Closing the generator
+  stops the thread; an error in the loader is raised here.
+  """
+  ready: queue.Queue = queue.Queue(maxsize=depth)
+  stop = threading.Event()
+
+  def fill() -> None:
+    try:
+      for batch in batches:
+        item = shard_batch(batch, mesh)
+        while not stop.is_set():
+          try:
+            ready.put(item, timeout=0.1)
+            break
+          except queue.Full:
+            continue
+        if stop.is_set():
+          return
+      ready.put(_END)
+    except BaseException as error:  # handed to the consumer, raised there
+      ready.put(error)
+
+  thread = threading.Thread(target=fill, name="prefetch_to_devices", daemon=True)
+  thread.start()
+  try:
+    while True:
+      item = ready.get()
+      if item is _END:
+        return
+      if isinstance(item, BaseException):
+        raise item
+      yield item
+  finally:
+    stop.set()
+
+
+_END = object()  # prefetch_to_devices: the loader is exhausted

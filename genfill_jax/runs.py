@@ -43,6 +43,7 @@ _RENAMED_FIELDS = {
 _ADDED_FIELDS = {
     "compute_dtype": "float32",
     "platform": "",
+    "data.reduced_decoding": False,
     "data.validation_dir": "",
     "data.builtin_validation_photos": ("stereo_motorcycle_left", "stereo_motorcycle_right"),
     "eval.split": "test",

@@ -20,7 +20,7 @@ from genfill_jax import (
   runs,
   train_step,
 )
-from genfill_jax.data import loader
+from genfill_jax.data import listing, loader
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -121,10 +121,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> gan_s
   if jax.process_index() == 0:
     epath.Path(workdir).mkdir(parents=True, exist_ok=True)
     runs.save_config(config, workdir)
+  listing.prepare(config, workdir)  # each image folder listed once, by one process
   manager = checkpoint.create_manager(workdir, config.train.keep_checkpoints)
   state = _start(config, mesh, manager)
   start_step, num_steps = int(state.step), config.train.num_train_steps
-  data = iter(loader.create_train_loader(config, start_step=start_step))
+  data = parallel.prefetch_to_devices(iter(loader.create_train_loader(config, start_step)),
+                                      mesh)
   writer = metric_writer.MetricWriter(workdir, start_step)
   compiled_steps: dict[train_step.Phase, object] = {}
   eval_outputs = evaluate.compile_model_outputs(config, mesh)
@@ -139,7 +141,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> gan_s
         phase = train_step.phase_at(config, step)
         if phase not in compiled_steps:
           compiled_steps[phase] = train_step.make_train_step(config, mesh, phase)
-        state, metrics = compiled_steps[phase](state, parallel.shard_batch(next(data), mesh))
+        state, metrics = compiled_steps[phase](state, next(data))
         done = step + 1
         window.add(done, metrics)
         bar.update(1)
@@ -167,6 +169,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> gan_s
             break
           window.resume()
     finally:
+      data.close()
       bar.close()
       manager.wait_until_finished()
       manager.close()

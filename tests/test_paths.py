@@ -96,6 +96,6 @@ def test_images_in_a_bucket_are_listed_recursively_and_read(monkeypatch):
     for name in ("train/a.png", "train/nested/b.png", "train/notes.txt"):
       (epath.Path(f"gs://{bucket.name}") / name).write_bytes(encoded.getvalue())
     source = sources.FolderSource(f"gs://{bucket.name}/train")
-    assert source.names == [f"gs://{bucket.name}/train/a.png",
-                            f"gs://{bucket.name}/train/nested/b.png"]
+    assert list(source.names) == [b"a.png", b"nested/b.png"]
+    assert source.path(1) == f"gs://{bucket.name}/train/nested/b.png"
     np.testing.assert_array_equal(source.load(1), pixels)

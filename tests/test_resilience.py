@@ -102,13 +102,13 @@ def test_sigterm_saves_the_current_step_and_exits_0(tmp_path):
 
 def test_sigterm_during_an_evaluation_stops_it_soon_with_a_checkpoint(tmp_path):
   # An evaluation of 5 families x 512 examples takes minutes here; a preemption
-  # notice gives about 30 s.
+  # notice gives about 30 s. (LPIPS-VGG16 alone would cost seconds per batch.)
   workdir = tmp_path / "run"
   process = subprocess.Popen(
       [sys.executable, "main.py", "--config=configs/tiny.py", f"--workdir={workdir}",
        "--config.train.num_train_steps=3", "--config.train.checkpoint_every_steps=100",
        "--config.train.eval_every_steps=1", "--config.train.log_every_steps=1",
-       "--config.eval.num_examples=512",
+       "--config.eval.num_examples=512", "--config.eval.lpips_nets=('alexnet',)",
        "--config.eval.families=('blocks','box','thin','medium','thick')"],
       cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   metrics = workdir / "metrics.jsonl"

@@ -70,6 +70,68 @@ def apply_transform(transform: transforms.Compose, image: np.ndarray, seed: int)
   return tensor.permute(1, 2, 0).numpy()
 
 
+def _crop_box(first_step, width: int, height: int) -> dict[str, int]:
+  """The crop (top, left, height, width) of the transform's first step on an image of
+  this size, drawn from torch's generator exactly as the step itself draws it."""
+  if isinstance(first_step, transforms.RandomResizedCrop):
+    # query_size reads only the shape; an empty tensor allocates no pixels.
+    return first_step.make_params([torch.empty((3, height, width), dtype=torch.uint8)])
+  return dict(top=0, left=0, height=height, width=width)  # Resize: the whole image
+
+
+# A JPEG decodes at 1/2, 1/4 or 1/8 scale only while the crop keeps at least this
+# many decoded pixels per output pixel: the crop box, rounded to decoded pixels,
+# then moves by at most 1 / (2 * this) of an output pixel.
+MIN_OVERSAMPLING = 2
+
+
+def _reduction(box: dict[str, int], size: int) -> int:
+  """The largest JPEG scale-down factor (8, 4, 2 or 1) that keeps MIN_OVERSAMPLING."""
+  return next(factor for factor in (8, 4, 2, 1)
+              if min(box["height"], box["width"]) >= factor * MIN_OVERSAMPLING * size
+              or factor == 1)
+
+
+def crop_aware_example(load, transform: transforms.Compose, seed: int, size: int,
+                       reduced_decoding: bool) -> np.ndarray:
+  """`apply_transform(transform, load(), seed)`, decoding only what the crop needs.
+
+  load(at_least) returns the image (HWC uint8); sources that decode files pass
+  `at_least` to `sources.decode_image`, which calls it with the image's size
+  before decoding. The crop is drawn then, and with reduced_decoding a JPEG is
+  decoded at the smallest scale that keeps MIN_OVERSAMPLING decoded pixels per
+  output pixel in the crop, so a 12-megapixel photo costs about what a small one
+  does. Without reduction (or when the scale stays 1, or for sources already
+  decoded) the result is bit for bit `apply_transform`'s; with it, equal within
+  resampling noise (tests/test_data_loader.py).
+  """
+  first, rest = transform.transforms[0], transform.transforms[1:]
+  drawn = {}
+
+  def at_least(width: int, height: int) -> tuple[int, int]:
+    drawn.update(box=_crop_box(first, width, height), width=width, height=height)
+    factor = _reduction(drawn["box"], size) if reduced_decoding else 1
+    return -(-width // factor), -(-height // factor)
+
+  with torch.random.fork_rng(devices=[]):
+    torch.manual_seed(seed)
+    image = load(at_least)
+    if not drawn:  # the source ignored at_least (decoded already)
+      at_least(image.shape[1], image.shape[0])
+    scale_y, scale_x = image.shape[0] / drawn["height"], image.shape[1] / drawn["width"]
+    box = drawn["box"]
+    top, left = round(box["top"] * scale_y), round(box["left"] * scale_x)
+    height = min(round(box["height"] * scale_y), image.shape[0] - top)
+    width = min(round(box["width"] * scale_x), image.shape[1] - left)
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+    tensor = transforms.functional.resized_crop(
+        tensor, top, left, height, width, [size, size], interpolation=first.interpolation,
+        antialias=first.antialias)
+    for step in rest:  # flip, colour jitter (training)
+      tensor = step(tensor)
+  return tensor.permute(1, 2, 0).numpy()
+
+
 def init_worker(worker_id: int) -> None:
   """DataLoader worker set-up (kept in this JAX-free module, which workers import)."""
   del worker_id
@@ -99,22 +161,27 @@ class InpaintingDataset(torch.utils.data.Dataset):
     """Examples per epoch: several random crops of each image for small sources."""
     return len(self.source) * self.examples_per_image
 
-  def _load_readable(self, image_index: int) -> tuple[np.ndarray, list[str]]:
+  def _load_readable(self, image_index: int, at_least=None) -> tuple[np.ndarray, list[str]]:
     skipped = []
     for offset in range(len(self.source)):
       index = (image_index + offset) % len(self.source)
       try:
-        return self.source.load(index), skipped
+        return self.source.load(index, at_least), skipped
       except sources.UnreadableImage as error:
         skipped.append(str(error))
     raise RuntimeError(f"no image of {getattr(self.source, 'directory', 'the source')} "
                        f"is readable: {skipped}")
 
   def __getitem__(self, key: ExampleKey) -> Mapping[str, np.ndarray | str]:
-    image, skipped = self._load_readable(key.image_index % len(self.source))
     crop_seed = int(_seed_sequence(key.seed_words, CROP_PURPOSE).generate_state(1)[0])
-    image = apply_transform(self.transform, image, crop_seed)
     size = self.data.image_size
+    skipped = []
+
+    def load(at_least):
+      image, skipped[:] = self._load_readable(key.image_index % len(self.source), at_least)
+      return image
+    image = crop_aware_example(load, self.transform, crop_seed, size,
+                               self.data.reduced_decoding)
     family_word = holes.FAMILIES.index(key.family) + 1 if key.family else 0
     mask_rng = np.random.default_rng(
         _seed_sequence(key.seed_words, MASK_PURPOSE, family_word))

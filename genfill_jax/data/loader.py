@@ -17,7 +17,7 @@ import ml_collections
 import numpy as np
 import torch
 
-from genfill_jax.data import datasets, sources
+from genfill_jax.data import datasets, listing, sources
 
 Batch = dict[str, np.ndarray]
 
@@ -113,7 +113,8 @@ def _source(data: ml_collections.ConfigDict, split: str):
   """The 'train', 'validation' or 'test' image source named by config.data."""
   if data.source == "builtin":
     return sources.BuiltinSource(data[f"builtin_{split}_photos"])
-  return sources.FolderSource(data[f"{split}_dir"])
+  directory = data[f"{split}_dir"]
+  return sources.FolderSource(directory, listing.names(directory))
 
 
 def create_train_loader(config: ml_collections.ConfigDict, start_step: int = 0,

@@ -4,13 +4,14 @@ A source is a sequence of decoded RGB uint8 images (H, W, 3), each named, that
 may fail to load (a folder's truncated file); `load` raises `UnreadableImage`.
 """
 
+import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import BinaryIO
 
 import numpy as np
 from etils import epath
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -29,25 +30,36 @@ class UnreadableImage(Exception):
   """An image file that cannot be decoded."""
 
 
-def read_image_file(path: epath.Path) -> Image.Image:
+def read_image_file(path: epath.Path, at_least=None) -> Image.Image:
   """Decodes an image file fully; UnreadableImage (naming the path) if it cannot be.
 
   Truncated, empty and non-image files fail here, and so do images beyond PIL's
-  decompression-bomb limit (about 179M pixels).
+  decompression-bomb limit (about 179M pixels). at_least: as in `decode_image`.
   """
   with path.open("rb") as stream:
-    return decode_image(stream, str(path))
+    return decode_image(stream, str(path), at_least)
 
 
-def decode_image(stream: BinaryIO, name: str) -> Image.Image:
+def decode_image(stream: BinaryIO, name: str,
+                 at_least: Callable[[int, int], tuple[int, int]] | None = None) -> Image.Image:
   """Decodes an image from a binary stream fully, as `read_image_file` does a file.
 
   name: how the error message refers to the stream (a path, an upload).
+  at_least: given the image's (width, height) as displayed (EXIF orientation
+  applied), the smallest (width, height) the caller needs; a JPEG is then
+  decoded at the smallest of its scales 1, 1/2, 1/4, 1/8 that still covers it
+  (PIL's `draft`), which costs a fraction of a full decode. Other formats decode
+  at full size.
   """
   try:
     with warnings.catch_warnings():
       warnings.simplefilter("error", Image.DecompressionBombWarning)
       image = Image.open(stream)
+      if at_least is not None:
+        transposed = image.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8)
+        width, height = image.size[::-1] if transposed else image.size
+        needed = at_least(width, height)
+        image.draft(image.mode, needed[::-1] if transposed else needed)
       image.load()  # decodes now, so that truncated files fail here
       return image
   except Image.UnidentifiedImageError as error:  # its text names the stream object, not `name`
@@ -83,42 +95,53 @@ def to_hole_mask(image: Image.Image) -> np.ndarray:
   return np.asarray(_to_8_bit(ImageOps.exif_transpose(image)).convert("L")) > 127
 
 
-def _walk_images(directory: epath.Path):
-  # One listing per directory: epath refuses recursive globs on gs://.
-  for path in directory.iterdir():
-    if path.is_dir():
-      yield from _walk_images(path)
-    elif path.suffix.lower() in IMAGE_EXTENSIONS:
-      yield path
+def list_images(directory: str) -> np.ndarray:
+  """The image files under `directory`, recursively, sorted, as paths relative to it
+  in a NumPy array of UTF-8 bytes (compact, and cheap to hand to worker processes:
+  10 million names of 20 characters take 200 MB, not a Python object each).
 
-
-def list_images(directory: str) -> list[epath.Path]:
-  """Every image file under `directory`, recursively, sorted; errors name the path."""
+  One walk of the tree (per folder, one listing of its entries; no request per
+  file in a bucket). Errors name the path.
+  """
   root = epath.Path(directory)
   if not root.is_dir():
     raise FileNotFoundError(f"image directory {directory!r} does not exist or is not a directory")
-  files = sorted(_walk_images(root))
+  # epath's walk names bucket folders without their scheme (gs://b/x -> b/x).
+  prefix = os.fspath(root).split("://")[-1].rstrip("/") + "/"
+  files = sorted(
+      (f"{str(folder).split('://')[-1]}/{name}"[len(prefix):]
+       for folder, _, names in root.walk() for name in names
+       if epath.Path(name).suffix.lower() in IMAGE_EXTENSIONS),
+      key=lambda path: path.split("/"))  # as paths sort: by their parts
   if not files:
     raise ValueError(
         f"image directory {directory!r} contains no images "
         f"(looked for {', '.join(IMAGE_EXTENSIONS)}, recursively)"
     )
-  return files
+  return np.array([name.encode() for name in files], dtype=np.bytes_)
 
 
 class FolderSource:
-  """Images read from a directory tree (local or gs://) on every access."""
+  """Images read from a directory tree (local or gs://) on every access.
 
-  def __init__(self, directory: str):
-    self.directory = directory
-    self.files = list_images(directory)
-    self.names = [str(path) for path in self.files]
+  names: the directory's listing (`list_images`) when one is at hand
+  (`listing.py` keeps one per run); otherwise the directory is listed here.
+  """
+
+  def __init__(self, directory: str, names: np.ndarray | None = None):
+    self.directory = directory.rstrip("/")
+    self.names = list_images(directory) if names is None else names
 
   def __len__(self) -> int:
-    return len(self.files)
+    return len(self.names)
 
-  def load(self, index: int) -> np.ndarray:
-    return to_rgb_uint8(read_image_file(self.files[index]))
+  def path(self, index: int) -> str:
+    """The full path of image `index`."""
+    return f"{self.directory}/{self.names[index].decode()}"
+
+  def load(self, index: int, at_least=None) -> np.ndarray:
+    """Image `index` as RGB uint8; at_least: decode a JPEG reduced (`decode_image`)."""
+    return to_rgb_uint8(read_image_file(epath.Path(self.path(index)), at_least))
 
 
 class BuiltinSource:
@@ -141,5 +164,7 @@ class BuiltinSource:
   def __len__(self) -> int:
     return len(self._images)
 
-  def load(self, index: int) -> np.ndarray:
+  def load(self, index: int, at_least=None) -> np.ndarray:
+    """Photo `index` (already decoded: `at_least` changes nothing)."""
+    del at_least
     return self._images[index]
