@@ -1,5 +1,6 @@
 """The data layer at scale: sampler time per step, and images/s per worker by photo
-size, output size, reduced JPEG decoding, and storage (folder or emulated bucket).
+size, output size, reduced JPEG decoding, and storage (folder or packed shards, on disk or in an
+emulated bucket).
 
     python -m benchmarks.decode_throughput [--examples=40] [--json=PATH]
 
@@ -25,7 +26,7 @@ from etils import epath
 from PIL import Image
 
 from benchmarks import common
-from genfill_jax.data import datasets, loader, sources
+from genfill_jax.data import datasets, loader, pack, sources
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import storage_emulator  # a test helper: the loopback bucket
@@ -64,9 +65,10 @@ def _write_photos(folder: Path, size: tuple[int, int], count: int = 3) -> None:
 def images_per_second(directory: str, image_size: int, reduced: bool, examples: int) -> float:
   """Examples/s of the training dataset on `directory`, in this process."""
   config = common.load_config("configs/default.py")
-  config.data.source, config.data.train_dir = "folder", directory
+  config.data.train_dir = directory
   config.data.image_size, config.data.reduced_decoding = image_size, reduced
-  source = sources.FolderSource(directory)
+  packed = directory.endswith("_packed")
+  source = pack.PackedSource(directory) if packed else sources.FolderSource(directory)
   dataset = datasets.InpaintingDataset(source, config, train=True)
   keys = [datasets.ExampleKey(index % len(source), (0, datasets.TRAIN_STREAM, index, 0))
           for index in range(examples + 2)]
@@ -96,14 +98,18 @@ def main(argv):
       folder = Path(root) / f"{size[0]}x{size[1]}"
       _write_photos(folder, size)
       _upload(bucket, folder, folder.name)
-      for storage, directory in (("folder", str(folder)),
-                                 ("bucket", f"gs://{bucket.name}/{folder.name}")):
+      pack.pack(str(folder), f"{folder}_packed")
+      pack.pack(str(folder), f"gs://{bucket.name}/{folder.name}_packed")
+      for storage, directory in (
+          ("folder", str(folder)), ("packed", f"{folder}_packed"),
+          ("bucket", f"gs://{bucket.name}/{folder.name}"),
+          ("packed in bucket", f"gs://{bucket.name}/{folder.name}_packed")):
         for image_size in (64, 256):
           for reduced in (False, True):
             rate = images_per_second(directory, image_size, reduced, _EXAMPLES.value)
             rows.append(dict(photos=label, storage=storage, image_size=image_size,
                              reduced_decoding=reduced, images_per_second=round(rate, 1)))
-            print(f"{label:<24} {storage:<7} {image_size:>4} px  reduced decoding "
+            print(f"{label:<24} {storage:<16} {image_size:>4} px  reduced decoding "
                   f"{'on ' if reduced else 'off'}  {rate:7.1f} images/s per worker",
                   flush=True)
   if _JSON.value:

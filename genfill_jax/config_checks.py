@@ -11,7 +11,7 @@ import ml_collections
 from etils import epath
 
 from genfill_jax import errors, gan_state, models, perceptual, recipes
-from genfill_jax.data import corruption, datasets, holes, loader, sources
+from genfill_jax.data import corruption, datasets, holes, loader, pack, sources
 from genfill_jax.models import blocks, networks, pull_push
 
 EVAL_SPLITS = ("validation", "test")
@@ -125,6 +125,11 @@ def _check_source(config: ml_collections.ConfigDict, splits: tuple[str, ...]) ->
       field = f"{split}_dir"
       _require(bool(data[field]) and epath.Path(data[field]).is_dir(), f"data.{field}",
                data[field], "is not a directory (data.source='folder' reads images from it)")
+    elif data.source == "packed":
+      field = f"{split}_dir"
+      _require(bool(data[field]) and (epath.Path(data[field]) / pack.INDEX_NAME).exists(),
+               f"data.{field}", data[field], f"holds no {pack.INDEX_NAME} (data.source='packed'"
+               " reads what python -m genfill_jax.data.pack writes)")
     else:
       field = f"builtin_{split}_photos"
       names = tuple(data[field])

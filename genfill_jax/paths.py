@@ -47,3 +47,14 @@ def copy_folder(source: str, destination: epath.Path) -> None:
     if entry.is_file():
       with open(entry.path, "rb") as stream:
         (destination / entry.name).write_bytes(stream.read())
+
+
+def read_range(path: str, start: int, length: int) -> bytes:
+  """`length` bytes of file `path` from `start`: one ranged GET in a bucket (not a
+  download of the whole object), one seek and read on local disk."""
+  if is_remote(path):
+    protocol = path.split("://")[0]
+    return fsspec.filesystem(protocol).cat_file(path, start=start, end=start + length)
+  with open(path, "rb") as stream:
+    stream.seek(start)
+    return stream.read(length)

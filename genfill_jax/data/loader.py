@@ -17,7 +17,7 @@ import ml_collections
 import numpy as np
 import torch
 
-from genfill_jax.data import datasets, listing, sources
+from genfill_jax.data import datasets, listing, pack, sources
 
 Batch = dict[str, np.ndarray]
 
@@ -106,7 +106,7 @@ class NumpyLoader:
       yield {name: value.numpy() for name, value in batch.items()}
 
 
-SOURCES = ("builtin", "folder")  # the choices of config.data.source
+SOURCES = ("builtin", "folder", "packed")  # the choices of config.data.source
 
 
 def _source(data: ml_collections.ConfigDict, split: str):
@@ -114,6 +114,8 @@ def _source(data: ml_collections.ConfigDict, split: str):
   if data.source == "builtin":
     return sources.BuiltinSource(data[f"builtin_{split}_photos"])
   directory = data[f"{split}_dir"]
+  if data.source == "packed":
+    return pack.PackedSource(directory)  # its index is the listing
   return sources.FolderSource(directory, listing.names(directory))
 
 
@@ -133,7 +135,7 @@ def create_train_loader(config: ml_collections.ConfigDict, start_step: int = 0,
   dataset = datasets.InpaintingDataset(source, config, train=True,
                                        examples_per_image=examples_per_image)
   if len(dataset) < data.batch_size:
-    where = data.train_dir if data.source == "folder" else "the built-in photos"
+    where = data.train_dir if data.source != "builtin" else "the built-in photos"
     raise ValueError(f"{where} holds {len(dataset)} images, fewer than one batch "
                      f"(config.data.batch_size={data.batch_size})")
   sampler = TrainBatchSampler(
