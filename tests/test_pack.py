@@ -1,5 +1,8 @@
 """The packed format: shards of image bytes and an index, read one range at a time."""
 
+import subprocess
+import sys
+
 import gcsfs
 import jax
 import numpy as np
@@ -10,7 +13,7 @@ from genfill_jax import train
 from genfill_jax.data import pack, sources
 
 import storage_emulator
-from helpers import tiny_config_evaluated_at_end
+from helpers import ROOT, tiny_config_evaluated_at_end
 
 
 def _write_images(folder, count=16):
@@ -84,3 +87,14 @@ def test_packed_shards_in_a_bucket_are_read_by_byte_range(tmp_path, monkeypatch)
     np.testing.assert_array_equal(packed.load(3), folder.load(3))
   # One ranged read of exactly that image's bytes, not the shard.
   assert ranges == [(int(packed.offsets[3]), int(packed.offsets[3] + packed.lengths[3]))]
+
+
+def test_the_pack_command_writes_what_the_source_reads(tmp_path):
+  _write_images(tmp_path / "images", count=4)
+  result = subprocess.run(
+      [sys.executable, "-m", "genfill_jax.data.pack", f"--input={tmp_path / 'images'}",
+       f"--output={tmp_path / 'packed'}"], cwd=ROOT, capture_output=True, text=True,
+      timeout=120)
+  assert result.returncode == 0, result.stderr
+  assert f"packed 5 images from {tmp_path / 'images'}" in result.stdout
+  assert len(pack.PackedSource(str(tmp_path / "packed"))) == 5

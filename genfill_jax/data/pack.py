@@ -94,17 +94,18 @@ class PackedSource:
     return sources.to_rgb_uint8(image)
 
 
-_INPUT = flags.DEFINE_string("input", None, "Folder of images (local or gs://).")
-_OUTPUT = flags.DEFINE_string("output", None, "Where the shards and index go.")
-_SHARD_MB = flags.DEFINE_integer("shard_mb", 256, "Shard size in MB (images never split).")
-
-
 def main(argv: Sequence[str]) -> None:
   del argv
-  count = pack(_INPUT.value, _OUTPUT.value, _SHARD_MB.value << 20)
-  print(f"packed {count} images from {_INPUT.value} into {_OUTPUT.value}")
+  options = flags.FLAGS
+  count = pack(options.input, options.output, options.shard_mb << 20)
+  print(f"packed {count} images from {options.input} into {options.output}")
 
 
 if __name__ == "__main__":
+  # Defined only when run as a command: main.py, which imports this module through
+  # the loader, has flags of the same names.
+  flags.DEFINE_string("input", None, "Folder of images (local or gs://).")
+  flags.DEFINE_string("output", None, "Where the shards and index go.")
+  flags.DEFINE_integer("shard_mb", 256, "Shard size in MB (images never split).")
   flags.mark_flags_as_required(["input", "output"])
   app.run(main)
