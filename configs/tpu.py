@@ -11,9 +11,12 @@ from configs import default
 def get_config():
   """TPU configuration."""
   config = default.get_config()
+  config.platform = "tpu"  # Stop at start if JAX fell back to the CPU.
   config.compute_dtype = "bfloat16"  # Convs in bfloat16; params, losses, BN stats float32.
   config.data.image_size = 256
-  config.data.batch_size = 128  # 16 per chip on 8 chips.
+  # 16 per chip on a v5e-8 (7.6 of 16 GiB HBM), 32 on a v4-8's 4 chips (11.3 of 32 GiB):
+  # benchmarks/results/tpu_compile.md.
+  config.data.batch_size = 128
   config.data.num_workers = 8
   config.data.crop_scale = (0.1, 1.0)
   config.data.examples_per_photo = 1000
