@@ -52,8 +52,9 @@ _TARGETS = flags.DEFINE_list("targets", ["v5e-8", "v4-8", "v4-32", "h200"],
 _SEARCH = flags.DEFINE_list("search", ["v5e-8", "v4-8", "h200"],
                             "Targets whose largest per-chip batch is searched (compiles take "
                             "minutes here; v4-32 runs v4-8's per-chip program).")
-_MAX_SEARCH = flags.DEFINE_integer("max_search_compiles", 2,
-                                   "Compiles per search after the one at the config's batch.")
+_MAX_SEARCH = flags.DEFINE_integer(
+    "max_search_compiles", 2, "Compiles per search after the one at the config's batch "
+    "(large batches take host memory: v4 at 158 per chip needed over 24 GB).")
 _UTILIZATION = flags.DEFINE_float("utilization", 0.4, "Fraction of peak FLOP/s assumed.")
 _MARKDOWN = flags.DEFINE_string("markdown", None, "Write the table here as Markdown.")
 _JSON = flags.DEFINE_string("json", None, "Write every compile's figures here as JSON.")
