@@ -109,12 +109,14 @@ def crop_aware_example(load, transform: transforms.Compose, seed: int, size: int
   drawn = {}
 
   def at_least(width: int, height: int) -> tuple[int, int]:
+    # From the seed each time: an unreadable file's header, replaced by the next
+    # image, must not shift the draws of the image that is used.
+    torch.manual_seed(seed)
     drawn.update(box=_crop_box(first, width, height), width=width, height=height)
     factor = _reduction(drawn["box"], size) if reduced_decoding else 1
     return -(-width // factor), -(-height // factor)
 
   with torch.random.fork_rng(devices=[]):
-    torch.manual_seed(seed)
     image = load(at_least)
     if not drawn:  # the source ignored at_least (decoded already)
       at_least(image.shape[1], image.shape[0])

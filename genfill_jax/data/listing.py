@@ -10,7 +10,6 @@ the stored listing to train on the new content.
 """
 
 import io
-import logging
 
 import jax
 import ml_collections
@@ -51,12 +50,9 @@ def _read(path: epath.Path) -> tuple[str, np.ndarray]:
 def _report_change(directory: str, stored: np.ndarray, fresh: np.ndarray, path) -> None:
   added = np.setdiff1d(fresh, stored).size
   removed = np.setdiff1d(stored, fresh).size
-  logging.warning(
-      "%s changed since this run listed it (%d files added, %d removed): the run keeps "
-      "its listing (%s), so that resuming sees the same data; removed files are skipped. "
-      "Delete that file to train on the new content.", directory, added, removed, path)
   print(f"warning: {directory} changed since this run listed it ({added} added, {removed} "
-        f"removed); keeping the run's listing {path}", flush=True)
+        f"removed); keeping the run's listing {path} so that resuming sees the same data "
+        f"(removed files are skipped; delete it to train on the new content)", flush=True)
 
 
 def prepare(config: ml_collections.ConfigDict, workdir: str) -> None:
