@@ -6,7 +6,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from genfill_jax import errors, parallel, summary
+from genfill_jax import errors, parallel, strategies, summary
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", "configs/default.py", "Path to a config file.", lock_config=True)
@@ -29,6 +29,13 @@ _HOST = flags.DEFINE_string(
 _PORT = flags.DEFINE_integer("port", 8080, "--mode=serve: TCP port (0: any free port).")
 _MAX_UPLOAD_MB = flags.DEFINE_float(
     "max_upload_mb", 20, "--mode=serve: larger uploads are refused with HTTP 413.")
+_STRATEGY = flags.DEFINE_enum(
+    "strategy", None, list(strategies.STRATEGIES),
+    "--mode=inpaint/serve: how photos larger than the training size are filled "
+    "(default: the run's config.inference.strategy).")
+_COMPILATION_CACHE = flags.DEFINE_string(
+    "compilation_cache", None, "--mode=inpaint/serve: folder that keeps compiled programs "
+    "between starts (default $GENFILL_JAX_CACHE or ~/.cache/genfill_jax/xla; '' disables).")
 
 
 def _require_flags(*names: str) -> None:
@@ -62,12 +69,22 @@ def _eval(config) -> None:
   evaluate.evaluate_checkpoint(config, _WORKDIR.value)
 
 
+def _inference_overrides() -> dict:
+  """The run's config changed by the command line, and the compilation cache set up."""
+  from genfill_jax import inpaint
+
+  if _COMPILATION_CACHE.value != "":
+    inpaint.enable_compilation_cache(_COMPILATION_CACHE.value)
+  return {"inference.strategy": _STRATEGY.value} if _STRATEGY.value else {}
+
+
 def _serve(config) -> None:
   del config  # the page serves the run with its own config (<workdir>/config.json)
   from genfill_jax import serve
 
   _require_flags("workdir")
-  serve.serve(_WORKDIR.value, _HOST.value, _PORT.value, _MAX_UPLOAD_MB.value)
+  serve.serve(_WORKDIR.value, _HOST.value, _PORT.value, _MAX_UPLOAD_MB.value,
+              _inference_overrides())
 
 
 def _inpaint(config) -> None:
@@ -76,7 +93,7 @@ def _inpaint(config) -> None:
 
   _require_flags("workdir", "input", "output")
   written = inpaint_files.inpaint_files(_WORKDIR.value, _INPUT.value, _OUTPUT.value,
-                                        _MASK.value)
+                                        _MASK.value, overrides=_inference_overrides())
   print(f"wrote {len(written)} files to {_OUTPUT.value}")
 
 

@@ -1,7 +1,8 @@
 """How close the filler's harmonic first guess comes to the exact Laplace solve, by
 solver, mask family and image size, and what it costs.
 
-    python -m benchmarks.first_guess [--sizes=64,128,256] [--examples=8] [--json=PATH]
+    python -m benchmarks.first_guess [--sizes=64,128,256] [--examples=8]
+        [--solvers=jacobi_200,conjugate_gradient,multigrid] [--json=PATH]
 
 A validation photo (scikit-image's stereo motorcycle, left view) resized to each
 size, `--examples` masks per family drawn at that size (the evaluation's
@@ -31,10 +32,12 @@ _EXAMPLES = flags.DEFINE_integer("examples", 8, "Masks per family and size.")
 _RUNS = flags.DEFINE_integer("runs", 5, "Timed calls per measurement (median reported).")
 _JSON = flags.DEFINE_string("json", None, "Write the figures here as JSON.")
 
-# (solver, iterations, tolerance): earlier runs' 200 Jacobi sweeps, and conjugate
-# gradients to the default tolerance (configs/default.py).
+# (solver, iterations, tolerance): earlier runs' 200 Jacobi sweeps, conjugate
+# gradients and multigrid V-cycles (configs/default.py) to the default tolerance.
 SOLVERS = {"jacobi_200": ("jacobi", 200, 0.0),
-           "conjugate_gradient": ("conjugate_gradient", 2000, 1e-3)}
+           "conjugate_gradient": ("conjugate_gradient", 2000, 1e-3),
+           "multigrid": ("multigrid", 50, 1e-3)}
+_SOLVERS = flags.DEFINE_list("solvers", list(SOLVERS), "Which solvers to measure.")
 
 
 def _masked_psnr(result: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
@@ -56,7 +59,8 @@ def measure(size: int, family: str, examples: int, runs: int) -> dict:
   exact = baselines.exact_harmonic_fill(images, masks)
   signed = jnp.asarray(images, jnp.float32) / 127.5 - 1
   figures = {}
-  for name, (solver, iterations, tolerance) in SOLVERS.items():
+  for name in _SOLVERS.value:
+    solver, iterations, tolerance = SOLVERS[name]
     fill = jax.jit(lambda image, mask, solver=solver, iterations=iterations,
                    tolerance=tolerance: pull_push.harmonic_first_guess(
                        image, mask, solver, iterations, tolerance))
@@ -71,14 +75,14 @@ def measure(size: int, family: str, examples: int, runs: int) -> dict:
 def main(argv):
   del argv
   table = {}
-  print(f"{'size':>5} {'family':<8}" + "".join(f"{name:>34}" for name in SOLVERS))
+  print(f"{'size':>5} {'family':<8}" + "".join(f"{name:>34}" for name in _SOLVERS.value))
   for size in map(int, _SIZES.value):
     for family in holes.FAMILIES:
       figures = measure(size, family, _EXAMPLES.value, _RUNS.value)
       table[f"{size}/{family}"] = figures
       print(f"{size:>5} {family:<8}" + "".join(
           f"{figures[name]['psnr_vs_exact']:>20.1f} dB {figures[name]['ms']:>8.1f} ms"
-          for name in SOLVERS), flush=True)
+          for name in _SOLVERS.value), flush=True)
   if _JSON.value:
     with open(_JSON.value, "w") as stream:
       json.dump(table, stream, indent=2)

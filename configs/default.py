@@ -148,16 +148,29 @@ def get_config() -> ml_collections.ConfigDict:
   # instead of painting from grey ('none', the original) or from the coarser
   # 'pull_push' guess.
   config.filler.hole_fill = "harmonic"
-  # Conjugate gradients converge at any size (measured: within 48 dB of the exact
-  # solve at 64-256 px); earlier runs used 200 'jacobi' sweeps, 31 dB off at 64 px
-  # in thick strokes and 24 dB at 256 px.
-  config.filler.harmonic_solver = "conjugate_gradient"
-  config.filler.harmonic_iterations = 2000  # CG: at most this many steps.
-  config.filler.harmonic_tolerance = 1e-3  # CG: largest residual left (pixels in [-1, 1]).
+  # Multigrid V-cycles converge in a few cycles at any size (benchmarks/first_guess.py);
+  # 'conjugate_gradient' solves the same equations in as many steps as the
+  # widest hole is pixels across; earlier runs used 200 'jacobi' sweeps, 31 dB
+  # off the exact solve at 64 px in thick strokes and 24 dB at 256 px.
+  config.filler.harmonic_solver = "multigrid"
+  config.filler.harmonic_iterations = 50  # At most this many V-cycles (CG: steps).
+  config.filler.harmonic_tolerance = 1e-3  # Largest residual left (pixels in [-1, 1]).
   # 'conv' (the original's Res blocks) or 'fourier' (LaMa's Fast Fourier
   # Convolution: each block sees the whole image, at any size).
   config.filler.res_block = "fourier"
 
   # A small PatchGAN without BatchNorm: large discriminators memorise small data.
   config.discriminator = _network(3, 1, 16, "none")
+
+  # Inpainting photos larger than the training size (CLI, web page, Python API).
+  # Strategies (genfill_jax/strategies.py): 'original' (the whole photo at its
+  # size), 'resize' (longest side down to size_limit, hole pixels upscaled back)
+  # or 'crop' (each group of holes with a context margin, at most size_limit a side).
+  # 'crop' at 256 px had the lowest LPIPS-AlexNet on the full-size validation
+  # photos (benchmarks/strategies.py; README "Results: high-resolution strategies").
+  config.inference = ml_collections.ConfigDict()
+  config.inference.strategy = "crop"
+  config.inference.size_limit = 256  # px: longest side a resized photo or crop is filled at.
+  config.inference.crop_margin = 0.5  # Context around a hole group, x its longest side.
+  config.inference.crop_min_margin = 16  # px: at least this; closer holes share a crop.
   return config

@@ -10,7 +10,7 @@ trained run's networks read.
 import ml_collections
 from etils import epath
 
-from genfill_jax import errors, gan_state, models, perceptual, recipes
+from genfill_jax import errors, gan_state, models, perceptual, recipes, strategies
 from genfill_jax.data import corruption, datasets, holes, loader, pack, sources
 from genfill_jax.models import blocks, networks, pull_push
 
@@ -33,6 +33,7 @@ CHOICES = {
     "filler.hole_fill": networks.HOLE_FILLS,
     "filler.harmonic_solver": pull_push.HARMONIC_SOLVERS,
     "filler.res_block": tuple(networks.RES_BLOCKS),
+    "inference.strategy": strategies.STRATEGIES,
     "discriminator.norm_pattern": blocks.NORM_PATTERNS,
     **{f"optim.{player}.schedule": gan_state.SCHEDULES
        for player in ("hole_predictor", "filler", "discriminator")},
@@ -216,6 +217,18 @@ def check_for_inference(config: ml_collections.ConfigDict) -> None:
   _check_choices(config)
   _check_networks(config)
   _check_losses(config)
+  _check_inference(config)
+
+
+def _check_inference(config) -> None:
+  settings = config.inference
+  _require(isinstance(settings.size_limit, int) and settings.size_limit >= 16,
+           "inference.size_limit", settings.size_limit, "must be an integer of at least 16 px")
+  _require(settings.crop_margin >= 0, "inference.crop_margin", settings.crop_margin,
+           "must be at least 0 (a fraction of the hole group's longest side)")
+  _require(isinstance(settings.crop_min_margin, int) and settings.crop_min_margin >= 0,
+           "inference.crop_min_margin", settings.crop_min_margin,
+           "must be an integer of at least 0 px")
 
 
 def check_for_evaluation(config: ml_collections.ConfigDict, device_count: int) -> None:

@@ -1,11 +1,14 @@
 """Inpainting with a trained run: `Inpainter.from_workdir(workdir)(image, mask=None)`.
 
 Images of any size are processed fully convolutionally: padded (mirrored) to
-the multiple of 2^(k+1) the networks need, filled, cropped back. Known pixels
-are returned exactly as they came in; only hole pixels are painted.
+one of a few bucket shapes (so that photos of many sizes share a handful of
+compiled programs), filled, cropped back. Photos larger than the training size
+go through a high-resolution strategy (`strategies`). Known pixels are returned
+exactly as they came in; only hole pixels are painted.
 """
 
 import functools
+import os
 
 import flax.linen as nn
 import jax
@@ -13,7 +16,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from genfill_jax import errors, models, parallel, pixels, recipes, runs
+from genfill_jax import errors, models, parallel, pixels, recipes, runs, strategies
 from genfill_jax.data import corruption
 from genfill_jax.gan_state import GanState
 from genfill_jax.models import blocks
@@ -98,18 +101,55 @@ def padding_multiple(config: ml_collections.ConfigDict) -> int:
   )
 
 
-def _pad_to_multiple(array: np.ndarray, multiple: int, mode: str) -> np.ndarray:
+def bucket_side(side: int, multiple: int) -> int:
+  """The padded length of an image side: the smallest multiple of `multiple` of
+  the form multiple x {1, 2, 3} or multiple x {4, 5, 6, 7} x 2^e that is at least
+  `side`. Consecutive buckets differ by at most 25% above 4 x multiple, so padding
+  costs at most that much while any number of sizes share a few programs."""
+  if side <= 4 * multiple:
+    return multiple * -(-side // multiple)
+  scale = multiple
+  while True:
+    for factor in (4, 5, 6, 7):
+      if factor * scale >= side:
+        return factor * scale
+    scale *= 2
+
+
+def _pad_to_bucket(array: np.ndarray, multiple: int, mode: str,
+                   side: int | None = None) -> np.ndarray:
+  """Padded to the bucket of each side, or of `side` for both."""
   height, width = array.shape[:2]
-  pad = [(0, -height % multiple), (0, -width % multiple)] + [(0, 0)] * (array.ndim - 2)
+  pad = [(0, bucket_side(side or height, multiple) - height),
+         (0, bucket_side(side or width, multiple) - width)] + [(0, 0)] * (array.ndim - 2)
   return np.pad(array, pad, mode=mode)
+
+
+def default_compilation_cache_dir() -> str:
+  """$GENFILL_JAX_CACHE, else ~/.cache/genfill_jax/xla: where inference keeps its programs."""
+  return os.environ.get("GENFILL_JAX_CACHE",
+                        os.path.join(os.path.expanduser("~"), ".cache", "genfill_jax", "xla"))
+
+
+def enable_compilation_cache(directory: str | None = None) -> str:
+  """Keeps compiled programs in `directory` (default `default_compilation_cache_dir()`)
+  across processes: a second start skips compiling the shapes seen before.
+  Returns the directory. Every program is kept, however fast it compiled."""
+  directory = directory or default_compilation_cache_dir()
+  jax.config.update("jax_compilation_cache_dir", directory)
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+  return directory
 
 
 class Inpainter:
   """A trained hole predictor and filler (EMA weights), jitted for inference.
 
   Call it with a uint8 (H, W, 3) image and optionally a bool (H, W) mask
-  (True = hole); without a mask the hole predictor finds the holes. Each new
-  input shape compiles once; later calls with that shape reuse the program.
+  (True = hole); without a mask the hole predictor finds the holes (at the
+  photo's own size), then the holes are filled with the high-resolution
+  strategy (config.inference.strategy unless the call names one). Inputs are
+  padded to bucket shapes (`bucket_side`): each bucket compiles once.
   """
 
   def __init__(self, config: ml_collections.ConfigDict, hole_predictor_variables: dict,
@@ -125,27 +165,35 @@ class Inpainter:
 
   @classmethod
   def from_workdir(cls, workdir: str, step: int | None = None,
-                   max_pixels: int = DEFAULT_MAX_PIXELS) -> "Inpainter":
-    """Restores checkpoint `step` (default the latest) of a run, config included."""
+                   max_pixels: int = DEFAULT_MAX_PIXELS,
+                   overrides: dict | None = None) -> "Inpainter":
+    """Restores checkpoint `step` (default the latest) of a run, config included.
+
+    overrides: config fields to change for inference, e.g.
+    {"inference.strategy": "crop", "filler.harmonic_solver": "multigrid"}.
+    """
     config, state = runs.restore_run(workdir, step,
                                      mesh=parallel.create_mesh(jax.local_devices()[:1]))
+    if overrides:
+      config = runs.with_overrides(config, overrides)
     predictor_variables, filler_variables = inference_variables(state)
     return cls(config, predictor_variables, filler_variables, int(state.step), max_pixels)
 
   def find_holes(self, image: np.ndarray) -> np.ndarray:
     """The hole predictor's mask (H, W) bool for a uint8 (H, W, 3) image."""
     self._check_image(image)
-    padded = _pad_to_multiple(pixels.uint8_to_signed(image), self._multiple, "symmetric")
+    padded = _pad_to_bucket(pixels.uint8_to_signed(image), self._multiple, "symmetric")
     holes = self._find_holes(self._predictor_variables, padded[None])
     height, width = image.shape[:2]
     return np.asarray(holes[0, :height, :width, 0] > 0.5)
 
-  def __call__(self, image: np.ndarray,
-               mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+  def __call__(self, image: np.ndarray, mask: np.ndarray | None = None,
+               strategy: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fills the holes of `image`; returns (result uint8 (H, W, 3), mask bool (H, W)).
 
     mask: True where the image is missing; None lets the hole predictor find
-    the holes, and the mask it found is returned.
+    the holes, and the mask it found is returned. strategy: one of
+    `strategies.STRATEGIES`; None takes config.inference.strategy.
     """
     self._check_image(image)
     if mask is None:
@@ -156,8 +204,23 @@ class Inpainter:
         raise ValueError(f"mask of shape {mask.shape} does not match the image's "
                          f"{image.shape[:2]}; expected a bool (H, W) array")
       mask = mask.astype(bool)
-    signed = _pad_to_multiple(pixels.uint8_to_signed(image), self._multiple, "symmetric")
-    holes = _pad_to_multiple(mask, self._multiple, "constant")
+    settings = self.config.inference
+    strategy = strategy or settings.strategy
+    # Crops come in every aspect ratio: square buckets keep them to a few programs.
+    fill = functools.partial(self.fill_at_size, square=strategy == "crop")
+    result = strategies.inpaint_with_strategy(
+        fill, image, mask, strategy, settings.size_limit, settings.crop_margin,
+        settings.crop_min_margin)
+    return result, mask
+
+  def fill_at_size(self, image: np.ndarray, mask: np.ndarray,
+                   square: bool = False) -> np.ndarray:
+    """The filler run once on the whole uint8 image at its own size (padded to its
+    bucket, or with `square` to the square bucket of its longest side); known
+    pixels returned unchanged."""
+    side = max(image.shape[:2]) if square else None
+    signed = _pad_to_bucket(pixels.uint8_to_signed(image), self._multiple, "symmetric", side)
+    holes = _pad_to_bucket(mask, self._multiple, "constant", side)
     filler_input = corruption.corrupt(
         np.random.default_rng(self.config.seed), signed, holes,
         self.config.holes.corruption, self.config.holes.noise_intensity)
@@ -165,7 +228,7 @@ class Inpainter:
                         holes[None, ..., None].astype(np.float32), signed[None])
     height, width = image.shape[:2]
     painted = pixels.signed_to_uint8(np.asarray(filled[0, :height, :width]))
-    return np.where(mask[..., None], painted, image), mask
+    return np.where(mask[..., None], painted, image)
 
   def _check_image(self, image) -> None:
     if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3

@@ -111,8 +111,11 @@ def _write_png(array: np.ndarray, path: epath.Path) -> None:
 
 def inpaint_files(workdir: str, input_path: str, output_dir: str,
                   mask_path: str | None = None,
-                  max_pixels: int = DEFAULT_MAX_PIXELS) -> list[epath.Path]:
+                  max_pixels: int = DEFAULT_MAX_PIXELS,
+                  overrides: dict | None = None) -> list[epath.Path]:
   """Fills every input image; writes <output>/<name>.png (and <name>_mask.png if blind).
+
+  overrides: config fields for inference (e.g. {"inference.strategy": "resize"}).
 
   Returns the paths written. Raises InputError (nothing written) for a run
   without checkpoints, unreadable or mismatched inputs, or an empty folder.
@@ -120,7 +123,7 @@ def inpaint_files(workdir: str, input_path: str, output_dir: str,
   jobs = plan_jobs(input_path, mask_path)
   check_jobs(jobs, max_pixels)
   try:
-    inpainter = Inpainter.from_workdir(workdir, max_pixels=max_pixels)
+    inpainter = Inpainter.from_workdir(workdir, max_pixels=max_pixels, overrides=overrides)
   except runs.RunNotFoundError as error:
     raise InputError(f"{workdir}: cannot restore a trained model: {error}") from error
   output = epath.Path(output_dir)

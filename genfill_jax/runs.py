@@ -57,6 +57,12 @@ _ADDED_FIELDS = {
     "filler.harmonic_tolerance": 1e-3,
     "filler.res_block": "conv",
     "hole_predictor.test_time_flips": False,
+    # Inference settings do not change what a run learned: earlier runs get
+    # configs/default.py's.
+    "inference.strategy": "crop",
+    "inference.size_limit": 256,
+    "inference.crop_margin": 0.5,
+    "inference.crop_min_margin": 16,
 }
 
 
@@ -72,7 +78,7 @@ def migrate_config(stored: dict) -> dict:
     *sections, name = field.split(".")
     node = migrated
     for section in sections:
-      node = node[section]
+      node = node.setdefault(section, {})
     node.setdefault(name, value)
   return migrated
 
@@ -127,4 +133,23 @@ def restore_run(workdir: str, step: int | None = None,
   finally:
     manager.close()
   return Run(config, state)
+
+
+def with_overrides(config: ml_collections.ConfigDict,
+                   overrides: dict) -> ml_collections.ConfigDict:
+  """A copy of a run's config with some fields ({"section.name": value}) changed,
+  checked for inference; unknown fields are a ConfigError."""
+  changed = ml_collections.ConfigDict(config.to_dict())
+  for field, value in overrides.items():
+    *sections, name = field.split(".")
+    node = changed
+    for section in sections:
+      node = node.get(section)
+      if not isinstance(node, ml_collections.ConfigDict):
+        break
+    if not isinstance(node, ml_collections.ConfigDict) or name not in node:
+      raise config_checks.ConfigError(f"config.{field} does not exist; cannot override it")
+    node[name] = value
+  config_checks.check_for_inference(changed)
+  return changed
 

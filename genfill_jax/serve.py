@@ -3,10 +3,11 @@
 `python main.py --workdir=W --mode=serve` serves the page in genfill_jax/web/
 and four endpoints (formats in the README):
 
-  GET  /api/info        the run: step, training image size, upload limits (JSON)
+  GET  /api/info        the run: step, training image size, upload limits,
+                        high-resolution strategies and the default (JSON)
   POST /api/image       image -> the image as the model sees it (RGB PNG)
   POST /api/find-holes  image -> the hole predictor's mask (PNG, white = hole)
-  POST /api/inpaint     image + mask -> the filled image (RGB PNG)
+  POST /api/inpaint     image + mask (+ strategy) -> the filled image (RGB PNG)
 
 Uploads are multipart/form-data files named 'image' and 'mask'. Everything is
 decoded and encoded in memory: no path from a request is ever opened, and the
@@ -23,6 +24,7 @@ from etils import epath
 from PIL import Image
 from werkzeug import serving
 
+from genfill_jax import strategies
 from genfill_jax.data import sources
 from genfill_jax.inpaint import ImageTooLarge, Inpainter, check_pixel_count
 
@@ -101,6 +103,8 @@ def create_app(inpainter: Inpainter,
         training_image_size=inpainter.config.data.image_size,
         max_upload_bytes=max_upload_bytes,
         max_pixels=inpainter.max_pixels,
+        strategies=list(strategies.STRATEGIES),
+        strategy=inpainter.config.inference.strategy,
     )
 
   @app.post("/api/image")
@@ -118,8 +122,12 @@ def create_app(inpainter: Inpainter,
   def inpaint():
     image = _read_image(inpainter)
     mask = _read_mask(image.shape)
+    strategy = flask.request.form.get("strategy") or inpainter.config.inference.strategy
+    if strategy not in strategies.STRATEGIES:
+      raise RequestError(f"unknown strategy {strategy!r}; expected one of "
+                         f"{', '.join(strategies.STRATEGIES)}")
     with model_lock:
-      result, _ = inpainter(image, mask)
+      result, _ = inpainter(image, mask, strategy)
     return _png_response(result)
 
   @app.errorhandler(RequestError)
@@ -143,9 +151,13 @@ def make_server(app: flask.Flask, host: str, port: int) -> serving.BaseWSGIServe
   return serving.make_server(host, port, app, threaded=True)
 
 
-def serve(workdir: str, host: str, port: int, max_upload_mb: float) -> None:
-  """Restores the run in `workdir` and serves the page until Ctrl-C."""
-  inpainter = Inpainter.from_workdir(workdir)
+def serve(workdir: str, host: str, port: int, max_upload_mb: float,
+          overrides: dict | None = None) -> None:
+  """Restores the run in `workdir` and serves the page until Ctrl-C.
+
+  overrides: config fields for inference (e.g. {"inference.strategy": "resize"}).
+  """
+  inpainter = Inpainter.from_workdir(workdir, overrides=overrides)
   server = make_server(create_app(inpainter, int(max_upload_mb * 2**20)), host, port)
   print(f"genfill_jax: serving step {inpainter.step} of {workdir} at "
         f"http://{host}:{server.server_port}/ (Ctrl-C stops)", flush=True)

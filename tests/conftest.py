@@ -17,6 +17,8 @@ os.environ.setdefault("JAX_DEFAULT_PRNG_IMPL", "rbg")
 # each session, compiles each distinct program once.
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
                       tempfile.mkdtemp(prefix="genfill_jax_test_compile_cache_"))
+# --mode=inpaint/serve keep their programs there too, not in ~/.cache.
+os.environ.setdefault("GENFILL_JAX_CACHE", os.environ["JAX_COMPILATION_CACHE_DIR"])
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 

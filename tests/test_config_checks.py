@@ -7,6 +7,7 @@ import shutil
 import jax
 import pytest
 
+from configs import default
 from genfill_jax import config_checks, inpaint, runs, train
 
 from helpers import recorded_compiles, tiny_config
@@ -88,6 +89,7 @@ def _as_written_by_an_earlier_version(workdir):
   assert stored.pop("compute_dtype") == "float32"
   assert stored["filler"].pop("harmonic_solver") == "conjugate_gradient"
   del stored["filler"]["harmonic_tolerance"], stored["filler"]["harmonic_iterations"]
+  del stored["inference"]
   path.write_text(json.dumps(stored))
   return stored
 
@@ -101,6 +103,7 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   assert config.train.hole_predictor_end_step == stored["train"]["hole_predictor_steps"]
   assert config.compute_dtype == "float32" and config.filler.harmonic_iterations == 200
   assert config.filler.harmonic_solver == "jacobi"  # what earlier runs' fillers started from
+  assert config.inference == default.get_config().inference  # inference: today's settings
   assert "gan_start_step" not in config.train
 
 

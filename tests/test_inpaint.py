@@ -1,6 +1,7 @@
 """Evaluation and inpainting from the checkpoints of a tiny trained run."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,73 @@ def test_the_api_keeps_known_pixels_at_any_size_and_compiles_once_per_shape(run)
   np.testing.assert_array_equal(blind_result[~found], image[~found])
 
 
+def test_bucket_sides_pad_at_most_a_quarter_and_are_multiples():
+  sides = [inpaint.bucket_side(side, 16) for side in range(1, 5000)]
+  assert sides[:64] == [16] * 16 + [32] * 16 + [48] * 16 + [64] * 16
+  assert all(side % 16 == 0 and side >= wanted for wanted, side in enumerate(sides, 1))
+  assert all(side <= 1.25 * wanted for wanted, side in enumerate(sides, 1) if wanted > 64)
+  # 16-64, then 80-112, four per octave from 128 to 3584, 4096 and 5120.
+  assert len(set(sides)) == 4 + 3 + 4 * 5 + 2
+
+
+def test_a_mixed_size_folder_compiles_one_program_per_bucket(run):
+  inpainter = Inpainter.from_workdir(str(run), overrides={"inference.strategy": "original"})
+  sizes = [(33, 45), (37, 47), (40, 41), (70, 90), (75, 81), (65, 95), (100, 130)]
+  for seed, (height, width) in enumerate(sizes):
+    image, mask = _photo(height, width, seed=seed), _mask(height, width)
+    result, _ = inpainter(image, mask)
+    np.testing.assert_array_equal(result[~mask], image[~mask])
+  buckets = {tuple(inpaint.bucket_side(side, inpainter._multiple) for side in size)
+             for size in sizes}
+  assert inpainter._fill._cache_size() == len(buckets) == 3
+
+
+@pytest.mark.parametrize("strategy", ["original", "resize", "crop"])
+def test_every_strategy_keeps_known_pixels_through_the_inpainter(run, strategy):
+  inpainter = Inpainter.from_workdir(str(run), overrides={
+      "inference.size_limit": 32, "filler.harmonic_solver": "multigrid"})
+  image, mask = _photo(45, 150, seed=3), _mask(45, 150)
+  mask[30:40, 120:140] = True  # a second group, far from the first
+  result, _ = inpainter(image, mask, strategy)
+  np.testing.assert_array_equal(result[~mask], image[~mask])
+  assert np.mean(np.any(result[mask] != image[mask], axis=-1)) > 0.9
+
+
+def test_overriding_a_field_that_does_not_exist_is_refused(run):
+  with pytest.raises(ValueError, match="config.inference.tiles does not exist"):
+    Inpainter.from_workdir(str(run), overrides={"inference.tiles": 1})
+  with pytest.raises(ValueError, match="inference.strategy"):
+    Inpainter.from_workdir(str(run), overrides={"inference.strategy": "tiles"})
+
+
+_SECOND_START = """
+import sys, jax
+import numpy as np
+from genfill_jax import inpaint
+from synthetic import photo
+inpaint.enable_compilation_cache(sys.argv[2])
+hits = []
+jax.monitoring.register_event_listener(
+    lambda event, **_: hits.append(event) if event.endswith("cache_hits") else None)
+inpainter = inpaint.Inpainter.from_workdir(sys.argv[1])
+mask = np.zeros((40, 50), bool)
+mask[10:20, 10:30] = True
+inpainter(photo(40, 50, seed=0), mask, "original")
+print("cache hits", len(hits))
+"""
+
+
+def test_a_second_start_reuses_the_compiled_programs(run, tmp_path):
+  cache = tmp_path / "cache"
+  command = [sys.executable, "-c", _SECOND_START, str(run), str(cache)]
+  environment = {**xla_flags.environment(1), "PYTHONPATH": os.pathsep.join(sys.path)}
+  first = subprocess.run(command, capture_output=True, text=True, env=environment, check=True)
+  assert "cache hits 0" in first.stdout and any(cache.iterdir())
+  second = subprocess.run(command, capture_output=True, text=True, env=environment, check=True)
+  hits = int(second.stdout.split("cache hits")[1])
+  assert hits >= 2  # at least the filler's program and restoring the run's state
+
+
 def test_the_api_refuses_wrong_arrays(run):
   inpainter = Inpainter.from_workdir(str(run))
   with pytest.raises(ValueError, match="uint8 \\(H, W, 3\\)"):
@@ -101,8 +169,10 @@ def test_inpaint_cli_on_folders_with_and_without_masks(run, tmp_path):
   (images / "notes.txt").write_text("not an image, and not an image extension: ignored")
 
   result = _main(f"--workdir={run}", "--mode=inpaint", f"--input={images}",
-                 f"--output={tmp_path / 'given'}", f"--mask={masks}")
+                 f"--output={tmp_path / 'given'}", f"--mask={masks}", "--strategy=resize",
+                 f"--compilation_cache={tmp_path / 'cache'}")
   assert result.returncode == 0, result.stderr
+  assert any((tmp_path / "cache").iterdir())  # the programs were kept for the next start
   assert sorted(p.name for p in (tmp_path / "given").iterdir()) == ["a.png", "b.png"]
   for name, original in originals.items():
     filled = np.asarray(Image.open(tmp_path / "given" / f"{name}.png"))
@@ -110,7 +180,7 @@ def test_inpaint_cli_on_folders_with_and_without_masks(run, tmp_path):
     np.testing.assert_array_equal(filled[known], original[known])
 
   result = _main(f"--workdir={run}", "--mode=inpaint", f"--input={images}",
-                 f"--output={tmp_path / 'blind'}")
+                 f"--output={tmp_path / 'blind'}", "--compilation_cache=")
   assert result.returncode == 0, result.stderr
   assert sorted(p.name for p in (tmp_path / "blind").iterdir()) == [
       "a.png", "a_mask.png", "b.png", "b_mask.png"]

@@ -8,7 +8,7 @@ from flax import linen as nn
 
 from configs import default, seed, tiny
 from genfill_jax import models
-from genfill_jax.models import blocks, pull_push
+from genfill_jax.models import blocks, multigrid, pull_push
 
 
 def _init_and_apply(model, image_size, batch_size=2):
@@ -148,7 +148,8 @@ def test_first_guesses_keep_known_pixels_and_fill_smoothly():
 
 
 @pytest.mark.parametrize("hole_fill,solver", [
-    ("pull_push", "jacobi"), ("harmonic", "jacobi"), ("harmonic", "conjugate_gradient")])
+    ("pull_push", "jacobi"), ("harmonic", "jacobi"), ("harmonic", "conjugate_gradient"),
+    ("harmonic", "multigrid")])
 def test_filler_with_a_first_guess_starts_from_it(hole_fill, solver):
   filler = models.Filler(2, 1, 4, hole_map_input="both", hole_fill=hole_fill,
                          harmonic_solver=solver, harmonic_iterations=50)
@@ -188,6 +189,29 @@ def test_conjugate_gradient_fill_converges_to_the_exact_solve_where_jacobi_does_
   assert np.abs(laplacian * hole).max() < 1e-4
   jacobi = np.asarray(pull_push.harmonic_fill(image, jnp.asarray(hole), 200))
   assert np.abs(jacobi - exact).max() > 10 * np.abs(solved - exact).max()
+
+
+@pytest.mark.parametrize("height,width", [(32, 32), (96, 96), (40, 72), (37, 53)])
+def test_multigrid_fill_solves_the_discrete_laplace_equation_in_a_few_cycles(height, width):
+  rng = np.random.default_rng(1)
+  image = jnp.asarray(rng.uniform(-1, 1, (2, height, width, 3)), jnp.float32)
+  hole = np.zeros((2, height, width, 1), np.float32)
+  hole[0, 2:height - 6, 3:width // 2] = 1  # a wide box reaching near the border
+  hole[1, :, width // 3:width // 3 + 1] = 1  # a 1-pixel stroke across the whole image
+  hole[1, height // 2:, :5] = 1  # and a hole touching two borders
+  solve = jax.jit(lambda image, hole, cycles: multigrid.harmonic_fill_multigrid(
+      image, hole, pull_push.pull_push_fill(image, hole), cycles, 1e-5), static_argnums=2)
+  solved = np.asarray(solve(image, jnp.asarray(hole), 20))
+  assert np.array_equal(solved * (1 - hole), np.asarray(image) * (1 - hole))
+  np.testing.assert_allclose(solved, _exact_fill_signed(image, hole), atol=2e-3)
+  padded = np.pad(solved, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+  laplacian = (padded[:, :-2, 1:-1] + padded[:, 2:, 1:-1] + padded[:, 1:-1, :-2]
+               + padded[:, 1:-1, 2:] - 4 * solved)
+  assert np.abs(laplacian * hole).max() < 1e-4
+  # Each cycle lowers the largest residual: one cycle is far from the answer.
+  one_cycle = np.asarray(solve(image, jnp.asarray(hole), 1))
+  assert np.abs(one_cycle - solved).max() > 10 * np.abs(solved - _exact_fill_signed(
+      image, hole)).max()
 
 
 def test_conjugate_gradient_fill_stops_at_the_iteration_cap_and_keeps_an_all_hole_image_finite():

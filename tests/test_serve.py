@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from genfill_jax import serve
+from genfill_jax import serve, strategies
 from genfill_jax.inpaint import Inpainter
 
 import xla_flags
@@ -66,6 +66,8 @@ def test_page_and_info_are_served(client, inpainter):
   assert info["step"] == inpainter.step == 2
   assert info["training_image_size"] == 32
   assert info["max_upload_bytes"] == serve.DEFAULT_MAX_UPLOAD_MB * 2**20
+  assert info["strategies"] == list(strategies.STRATEGIES)
+  assert info["strategy"] == inpainter.config.inference.strategy == "crop"
 
 
 def test_inpaint_keeps_known_pixels_and_paints_the_holes(client):
@@ -77,6 +79,19 @@ def test_inpaint_keeps_known_pixels_and_paints_the_holes(client):
   assert result.shape == image.shape and result.dtype == np.uint8
   np.testing.assert_array_equal(result[~mask], image[~mask])
   assert np.any(result[mask] != image[mask])
+
+
+def test_inpaint_takes_a_strategy_and_refuses_an_unknown_one(client):
+  image = _photo(40, 300)
+  mask = np.zeros((40, 300), bool)
+  mask[10:20, 15:200] = True
+  upload = lambda strategy: client.post("/api/inpaint", data=_upload(
+      image=_png(image), mask=_png(mask.astype(np.uint8) * 255)) | {"strategy": strategy})
+  for strategy in strategies.STRATEGIES:
+    result = _decoded(upload(strategy))
+    np.testing.assert_array_equal(result[~mask], image[~mask])
+  refused = upload("tiles")
+  assert refused.status_code == 400 and "unknown strategy 'tiles'" in refused.get_json()["error"]
 
 
 def test_find_holes_returns_the_predictors_mask_at_the_images_size(client, inpainter):
@@ -188,10 +203,19 @@ Promise.all([read(s.resultBlob), read(s.sentMaskBlob)]).then(done);
 """
 
 
-def test_browser_paints_a_stroke_and_gets_it_filled(inpainter, tmp_path):
+def test_browser_paints_a_stroke_and_gets_it_filled(inpainter, tmp_path, monkeypatch):
   from selenium.webdriver.common.action_chains import ActionChains
   from selenium.webdriver.common.by import By
-  from selenium.webdriver.support.ui import WebDriverWait
+  from selenium.webdriver.support.ui import Select, WebDriverWait
+
+  strategies_used = []
+  inpaint_call = Inpainter.__call__
+
+  def recording_call(self, image, mask=None, strategy=None):
+    strategies_used.append(strategy)
+    return inpaint_call(self, image, mask, strategy)
+
+  monkeypatch.setattr(Inpainter, "__call__", recording_call)
 
   photo = _photo(96, 128, seed=7)
   photo_path = tmp_path / "photo.png"
@@ -206,6 +230,11 @@ def test_browser_paints_a_stroke_and_gets_it_filled(inpainter, tmp_path):
     wait.until(lambda _: "checkpoint step 2" in browser.find_element(By.ID, "run-info").text)
     browser.find_element(By.ID, "file-input").send_keys(str(photo_path))
     wait.until(lambda _: state() == "editing")
+    choice = Select(browser.find_element(By.ID, "strategy"))
+    assert [option.get_attribute("value") for option in choice.options] == list(
+        strategies.STRATEGIES)
+    assert choice.first_selected_option.get_attribute("value") == "crop"  # the run's default
+    choice.select_by_value("resize")
 
     canvas = browser.find_element(By.ID, "mask-canvas")
     width, height = canvas.size["width"], canvas.size["height"]
@@ -225,6 +254,7 @@ def test_browser_paints_a_stroke_and_gets_it_filled(inpainter, tmp_path):
     np.testing.assert_array_equal(result[~mask], photo[~mask])
     assert np.any(result[mask] != photo[mask])
     assert browser.find_element(By.ID, "download").get_attribute("href").startswith("blob:")
+    assert strategies_used == ["resize"]
   finally:
     browser.quit()
     server.shutdown()

@@ -10,6 +10,8 @@ smooth blend of the colours around them, a first guess the filler refines.
 import jax
 import jax.numpy as jnp
 
+from genfill_jax.models import multigrid
+
 
 def _pool(x: jax.Array) -> jax.Array:
   batch, height, width, channels = x.shape
@@ -111,7 +113,7 @@ def harmonic_fill_cg(image: jax.Array, hole_mask: jax.Array, max_iterations: int
   return jnp.where(holes > 0, guess, image).astype(image.dtype)
 
 
-HARMONIC_SOLVERS = ("jacobi", "conjugate_gradient")
+HARMONIC_SOLVERS = ("jacobi", "conjugate_gradient", "multigrid")
 
 
 def harmonic_first_guess(image: jax.Array, hole_mask: jax.Array, solver: str,
@@ -120,10 +122,15 @@ def harmonic_first_guess(image: jax.Array, hole_mask: jax.Array, solver: str,
 
   'jacobi': exactly `iterations` sweeps (earlier runs; far from converged in
   wide holes). 'conjugate_gradient': until the residual is below `tolerance`,
-  at most `iterations` steps.
+  at most `iterations` steps. 'multigrid': V-cycles from pull-push until the
+  residual is below `tolerance`, at most `iterations` cycles.
   """
   if solver == "jacobi":
     return harmonic_fill(image, hole_mask, iterations)
   if solver == "conjugate_gradient":
     return harmonic_fill_cg(image, hole_mask, iterations, tolerance)
+  if solver == "multigrid":
+    filled = multigrid.harmonic_fill_multigrid(
+        image, hole_mask, pull_push_fill(image, hole_mask), iterations, tolerance)
+    return filled.astype(image.dtype)
   raise ValueError(f"unknown harmonic solver {solver!r}; expected one of {HARMONIC_SOLVERS}")

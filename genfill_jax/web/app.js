@@ -76,9 +76,10 @@ async function busy(text, work) {
   }
 }
 
-async function post(url, files) {
+async function post(url, files, fields = {}) {
   const form = new FormData();
   for (const [field, blob] of Object.entries(files)) form.append(field, blob, `${field}.png`);
+  for (const [field, value] of Object.entries(fields)) form.append(field, value);
   let response;
   try {
     response = await fetch(url, { method: "POST", body: form });
@@ -311,7 +312,8 @@ $("inpaint").addEventListener("click", () => {
   }
   busy("Inpainting…", async () => {
     const mask = await maskBlob();
-    const result = await post("/api/inpaint", { image: state.imageBlob, mask });
+    const result = await post("/api/inpaint", { image: state.imageBlob, mask },
+                              { strategy: $("strategy").value });
     forgetResult();
     Object.assign(state, {
       beforeBlob: state.imageBlob,
@@ -343,6 +345,10 @@ async function loadInfo() {
     $("run-info").textContent =
       `checkpoint step ${info.step}, trained on ${info.training_image_size} px crops; ` +
       `uploads up to ${(info.max_upload_bytes / 2 ** 20).toFixed(0)} MB`;
+    for (const strategy of info.strategies) {
+      const option = new Option(strategy, strategy, false, strategy === info.strategy);
+      $("strategy").add(option);
+    }
   } catch (error) {
     $("run-info").textContent = "";
     showError(`cannot reach the server: ${error.message}`);
