@@ -158,6 +158,11 @@ def get_config() -> ml_collections.ConfigDict:
   # 'conv' (the original's Res blocks) or 'fourier' (LaMa's Fast Fourier
   # Convolution: each block sees the whole image, at any size).
   config.filler.res_block = "fourier"
+  # OpenCV fills that join the harmonic first guess (models/opencv_guess.py: a
+  # host callback): the network sees them all and paints a learned per-pixel
+  # blend plus its correction. Navier-Stokes continues edges into the hole where
+  # the harmonic fill smooths them away; () = the harmonic guess alone (earlier runs).
+  config.filler.opencv_guesses = ("navier_stokes",)
 
   # A small PatchGAN without BatchNorm: large discriminators memorise small data.
   config.discriminator = _network(3, 1, 16, "none")

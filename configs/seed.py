@@ -69,6 +69,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.filler.harmonic_iterations = 0
   config.filler.harmonic_tolerance = 1e-3
   config.filler.res_block = "conv"  # The original's Res blocks.
+  config.filler.opencv_guesses = ()  # Ours only, with a first guess.
   config.discriminator = _network(num_res_blocks=12)
 
   # The original trained the predictor first, froze it, then ran 150 epochs of

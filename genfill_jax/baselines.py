@@ -5,6 +5,9 @@ All work on the host: uint8 RGB images (N, H, W, 3) and bool masks (N, H, W, 1),
 True = hole.
 """
 
+import concurrent.futures
+import os
+
 import cv2
 import numpy as np
 import scipy.sparse
@@ -15,13 +18,22 @@ OPENCV_RADIUS = 3
 
 
 def opencv_inpaint(images: np.ndarray, masks: np.ndarray, method: str) -> np.ndarray:
-  """cv2.inpaint (radius 3) with `method` ('telea' or 'navier_stokes'); uint8 results."""
+  """cv2.inpaint (radius 3) with `method` ('telea' or 'navier_stokes'); uint8 results.
+
+  The images are inpainted on a thread each, up to one per core (OpenCV releases
+  the GIL): the filler calls this from every training step (`opencv_guess.py`).
+  """
   flag = OPENCV_FLAGS[method]
-  return np.stack([
-      cv2.inpaint(np.ascontiguousarray(image), mask[..., 0].astype(np.uint8) * 255,
-                  OPENCV_RADIUS, flag)
-      for image, mask in zip(images, masks, strict=True)
-  ])
+
+  def inpaint_one(image_and_mask):
+    image, mask = image_and_mask
+    return cv2.inpaint(np.ascontiguousarray(image), mask[..., 0].astype(np.uint8) * 255,
+                       OPENCV_RADIUS, flag)
+
+  pairs = list(zip(images, masks, strict=True))
+  # A pool per call: a pool kept across calls would not survive a fork (DataLoader workers).
+  with concurrent.futures.ThreadPoolExecutor(max(1, min(len(pairs), os.cpu_count() or 1))) as pool:
+    return np.stack(list(pool.map(inpaint_one, pairs)))
 
 
 def _harmonic_one(image: np.ndarray, holes: np.ndarray) -> np.ndarray:

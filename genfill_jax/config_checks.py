@@ -12,7 +12,7 @@ from etils import epath
 
 from genfill_jax import errors, gan_state, models, perceptual, recipes, strategies
 from genfill_jax.data import corruption, datasets, holes, loader, pack, sources
-from genfill_jax.models import blocks, networks, pull_push
+from genfill_jax.models import blocks, networks, opencv_guess, pull_push
 
 EVAL_SPLITS = ("validation", "test")
 # Every field that names one of a fixed set of choices, and its choices.
@@ -90,6 +90,12 @@ def _check_networks(config: ml_collections.ConfigDict) -> None:
   _at_least(config, ["filler.harmonic_iterations", "hole_predictor.dilation"], 0)
   tolerance = config.filler.harmonic_tolerance
   _require(tolerance > 0, "filler.harmonic_tolerance", tolerance, "must be positive")
+  guesses = tuple(config.filler.opencv_guesses)
+  _require(set(guesses) <= set(opencv_guess.METHODS) and len(set(guesses)) == len(guesses),
+           "filler.opencv_guesses", guesses,
+           f"must name distinct methods among {opencv_guess.METHODS}")
+  _require(not guesses or config.filler.hole_fill != "none", "filler.opencv_guesses", guesses,
+           "needs a first guess to join (config.filler.hole_fill='none')")
   threshold = config.hole_predictor.threshold
   _require(0 < threshold < 1, "hole_predictor.threshold", threshold, "must be in (0, 1)")
 

@@ -42,6 +42,10 @@ BAD_FIELDS = [
     ("train.ema_decay", 1.5, "config.train.ema_decay=1.5 must be in \\[0, 1\\]"),
     ("loss.l1_hole", -1.0, "config.loss.l1_hole=-1.0 must be >= 0"),
     ("holes.max_fraction", 0.0, "config.holes.max_fraction=0.0 must be in \\(0, 1\\]"),
+    ("filler.opencv_guesses", ("photoshop",),
+     "config.filler.opencv_guesses=\\('photoshop',\\) must name distinct methods among"),
+    ("filler.opencv_guesses", ("telea", "telea"),
+     "config.filler.opencv_guesses=\\('telea', 'telea'\\) must name distinct methods"),
 ]
 
 
@@ -94,15 +98,30 @@ def _as_written_by_an_earlier_version(workdir):
   return stored
 
 
+def test_opencv_guesses_need_a_first_guess_to_join():
+  config = tiny_config()
+  config.filler.hole_fill = "none"
+  with pytest.raises(config_checks.ConfigError,
+                     match="config.filler.opencv_guesses=\\('navier_stokes',\\) needs a first"):
+    config_checks.check_for_inference(config)
+  config.filler.opencv_guesses = ()
+  config_checks.check_for_inference(config)
+
+
 def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   workdir = tmp_path / "old_run"
   shutil.copytree(tiny_trained_run, workdir)
   stored = _as_written_by_an_earlier_version(workdir)
+  # Earlier fillers had no OpenCV guesses (this run's checkpoint has them, so the
+  # restore test below keeps the field).
+  del stored["filler"]["opencv_guesses"]
+  (workdir / "config.json").write_text(json.dumps(stored))
   config = runs.load_config(str(workdir))
   assert config.train.filler_start_step == stored["train"]["gan_start_step"]
   assert config.train.hole_predictor_end_step == stored["train"]["hole_predictor_steps"]
   assert config.compute_dtype == "float32" and config.filler.harmonic_iterations == 200
   assert config.filler.harmonic_solver == "jacobi"  # what earlier runs' fillers started from
+  assert config.filler.opencv_guesses == ()
   assert config.inference == default.get_config().inference  # inference: today's settings
   assert "gan_start_step" not in config.train
 

@@ -7,8 +7,8 @@ import pytest
 from flax import linen as nn
 
 from configs import default, seed, tiny
-from genfill_jax import models
-from genfill_jax.models import blocks, multigrid, pull_push
+from genfill_jax import baselines, models, pixels
+from genfill_jax.models import blocks, multigrid, opencv_guess, pull_push
 
 
 def _init_and_apply(model, image_size, batch_size=2):
@@ -160,6 +160,47 @@ def test_filler_with_a_first_guess_starts_from_it(hole_fill, solver):
   guess = (pull_push.pull_push_fill(image, hole) if hole_fill == "pull_push"
            else pull_push.harmonic_first_guess(image, hole, solver, 50, 1e-3))
   np.testing.assert_allclose(output, jnp.clip(guess, -1, 1), atol=1e-6)  # zero-initialised head
+
+
+def test_opencv_fill_is_opencv_on_the_rounded_image_under_jit():
+  image = jax.random.uniform(jax.random.key(2), (3, 32, 48, 3), minval=-1)
+  hole = jnp.zeros((3, 32, 48, 1)).at[:, 6:20, 10:30].set(1).at[1].set(0)
+  for method in opencv_guess.METHODS:
+    filled = jax.jit(opencv_guess.opencv_fill, static_argnums=2)(image, hole, method)
+    expected = pixels.uint8_to_signed(baselines.opencv_inpaint(
+        pixels.signed_to_uint8(np.asarray(image)), np.asarray(hole) > 0.5, method))
+    holes = np.asarray(hole, bool)[..., 0]
+    np.testing.assert_array_equal(np.asarray(filled)[holes], expected[holes])
+    np.testing.assert_array_equal(np.asarray(filled)[~holes], np.asarray(image)[~holes])
+    # Image 1 has no hole: returned as given, not rounded to uint8.
+    np.testing.assert_array_equal(filled[1], image[1])
+
+
+def test_filler_with_opencv_guesses_starts_from_the_mean_of_its_guesses_and_learns_the_blend():
+  filler = models.Filler(2, 1, 4, hole_map_input="both", hole_fill="harmonic",
+                         harmonic_solver="conjugate_gradient", harmonic_iterations=50,
+                         opencv_guesses=("navier_stokes", "telea"))
+  image = jax.random.uniform(jax.random.key(1), (2, 32, 32, 3), minval=-1)
+  hole = jnp.zeros((2, 32, 32, 1)).at[:, 4:20, 8:28].set(1)
+  corrupted = image * (1 - hole)
+  variables = jax.jit(filler.init)(jax.random.key(0), corrupted, hole)
+  assert variables["params"]["blend_conv"]["kernel"].shape[-1] == 3
+  output = jax.jit(filler.apply)(variables, corrupted, hole)
+  guesses = [pull_push.harmonic_first_guess(corrupted, hole, "conjugate_gradient", 50, 1e-3),
+             opencv_guess.opencv_fill(corrupted, hole, "navier_stokes"),
+             opencv_guess.opencv_fill(corrupted, hole, "telea")]
+  np.testing.assert_allclose(output, jnp.clip(sum(guesses) / 3, -1, 1), atol=1e-6)
+  assert float(jnp.max(jnp.abs(guesses[1] - guesses[0]) * hole)) > 0.05  # they differ
+
+  def loss(params):
+    filled = filler.apply({**variables, "params": params}, corrupted, hole)
+    return jnp.mean(jnp.abs(filled - guesses[1]) * hole)
+
+  gradients = jax.jit(jax.grad(loss))(variables["params"])
+  assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(gradients))
+  # Moving the blend towards Navier-Stokes lowers the loss: the gate has a gradient.
+  assert float(jnp.abs(gradients["blend_conv"]["bias"][1])) > 0
+  assert float(gradients["blend_conv"]["bias"][1]) < 0
 
 
 def _exact_fill_signed(image, hole):

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from genfill_jax.models import blocks, fourier
+from genfill_jax.models.opencv_guess import opencv_fill
 from genfill_jax.models.pull_push import harmonic_first_guess, pull_push_fill
 
 # The choices of the networks' string settings (config_checks checks configs against them).
@@ -60,11 +61,11 @@ def _decode(x, skips, train, *, num_downscales, base_width, norm_pattern, dtype,
   return x
 
 
-def _head(x, features, dtype, zero_init=False):
+def _head(x, features, dtype, zero_init=False, name="final_conv"):
   kernel_init = nn.initializers.zeros if zero_init else nn.linear.default_kernel_init
   return nn.Conv(
       features, (3, 3), padding=((1, 1), (1, 1)), use_bias=True, dtype=dtype,
-      kernel_init=kernel_init, name="final_conv",
+      kernel_init=kernel_init, name=name,
   )(x)
 
 
@@ -225,6 +226,10 @@ class Filler(nn.Module):
     harmonic_tolerance: CG stops when no hole pixel's residual exceeds it.
     res_block: 'conv' (the original's Res blocks) or 'fourier' (Fast Fourier
       Convolution blocks, `fourier.py`: a receptive field over the whole image).
+    opencv_guesses: OpenCV methods ('telea', 'navier_stokes') whose fills join
+      the first guess (`opencv_guess.py`; needs a `hole_fill`). The network sees
+      every guess and paints a per-pixel blend of them (softmax weights, equal at
+      initialisation) plus its correction.
   """
 
   num_downscales: int = 4
@@ -237,6 +242,7 @@ class Filler(nn.Module):
   harmonic_iterations: int = 200
   harmonic_tolerance: float = 1e-3
   res_block: str = "conv"
+  opencv_guesses: tuple[str, ...] = ()
   dtype: Any = jnp.float32
   batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
@@ -264,7 +270,13 @@ class Filler(nn.Module):
         first_guess = harmonic_first_guess(
             image, holes, self.harmonic_solver, self.harmonic_iterations,
             self.harmonic_tolerance)
-      x = first_guess = jax.lax.stop_gradient(first_guess)
+      guesses = [jax.lax.stop_gradient(first_guess)]
+      for method in self.opencv_guesses:
+        # Initialisation needs shapes only: no host round trip (the init of a
+        # multi-host game runs outside the per-device map).
+        guesses.append(guesses[0] if self.is_initializing()
+                       else opencv_fill(image, holes, method).astype(image.dtype))
+      x = jnp.concatenate(guesses, axis=-1)
     if self.hole_map_input in ("input", "both"):
       x = jnp.concatenate([x, resize_hole_map(hole_map, height, width)], axis=-1)
     arch = dict(norm_pattern=self.norm_pattern, dtype=self.dtype,
@@ -286,6 +298,13 @@ class Filler(nn.Module):
     # With a first guess the correction starts at exactly zero.
     painted = jnp.tanh(
         _head(x, 3, self.dtype, zero_init=self.hole_fill != "none").astype(jnp.float32))
-    if self.hole_fill != "none":
-      return jnp.clip(first_guess.astype(jnp.float32) + painted, -1, 1)
-    return painted
+    if self.hole_fill == "none":
+      return painted
+    if len(guesses) == 1:
+      return jnp.clip(guesses[0].astype(jnp.float32) + painted, -1, 1)
+    weights = jax.nn.softmax(
+        _head(x, len(guesses), self.dtype, zero_init=True, name="blend_conv")
+        .astype(jnp.float32), axis=-1)
+    blend = sum(weights[..., index, None] * guess.astype(jnp.float32)
+                for index, guess in enumerate(guesses))
+    return jnp.clip(blend + painted, -1, 1)
