@@ -15,6 +15,7 @@ _BLOCK_TYPES = {
     # The hole predictor's full-resolution branch on the raw pixels (pixel_features).
     "pixel_conv": "Conv 3x3", "pixel_prelu": "PReLU",
     "final_conv": "Conv 3x3",
+    "blend_conv": "Conv 3x3",  # The filler's per-pixel weights of its first guesses.
 }
 
 
