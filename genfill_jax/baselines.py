@@ -14,6 +14,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 OPENCV_FLAGS = {"telea": cv2.INPAINT_TELEA, "navier_stokes": cv2.INPAINT_NS}
+OPENCV_METHODS = tuple(OPENCV_FLAGS)  # the `method` names opencv_inpaint takes
 OPENCV_RADIUS = 3
 
 

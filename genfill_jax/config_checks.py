@@ -10,9 +10,9 @@ trained run's networks read.
 import ml_collections
 from etils import epath
 
-from genfill_jax import errors, gan_state, models, perceptual, recipes, strategies
+from genfill_jax import baselines, errors, gan_state, models, perceptual, recipes, strategies
 from genfill_jax.data import corruption, datasets, holes, loader, pack, sources
-from genfill_jax.models import blocks, networks, opencv_guess, pull_push
+from genfill_jax.models import blocks, networks, pull_push
 
 EVAL_SPLITS = ("validation", "test")
 # Every field that names one of a fixed set of choices, and its choices.
@@ -91,9 +91,9 @@ def _check_networks(config: ml_collections.ConfigDict) -> None:
   tolerance = config.filler.harmonic_tolerance
   _require(tolerance > 0, "filler.harmonic_tolerance", tolerance, "must be positive")
   guesses = tuple(config.filler.opencv_guesses)
-  _require(set(guesses) <= set(opencv_guess.METHODS) and len(set(guesses)) == len(guesses),
+  _require(set(guesses) <= set(baselines.OPENCV_METHODS) and len(set(guesses)) == len(guesses),
            "filler.opencv_guesses", guesses,
-           f"must name distinct methods among {opencv_guess.METHODS}")
+           f"must name distinct methods among {baselines.OPENCV_METHODS}")
   _require(not guesses or config.filler.hole_fill != "none", "filler.opencv_guesses", guesses,
            "needs a first guess to join (config.filler.hole_fill='none')")
   threshold = config.hole_predictor.threshold

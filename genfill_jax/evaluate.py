@@ -39,7 +39,7 @@ from genfill_jax.models import pull_push
 # 'harmonic_exact' the Laplace equation solved exactly (sparse LU): what the
 # learned filler adds over them is the network's own contribution.
 METHODS = ("filler", "filler_blind", "harmonic", "harmonic_exact", "telea", "navier_stokes")
-OPENCV_METHODS = tuple(baselines.OPENCV_FLAGS)
+OPENCV_METHODS = baselines.OPENCV_METHODS
 # The methods shown side by side in preview grids.
 PREVIEW_METHODS = ("filler", "harmonic_exact", "telea", "navier_stokes")
 # The filler is compared, example by example, with these (and the better OpenCV method).

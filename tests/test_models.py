@@ -165,7 +165,7 @@ def test_filler_with_a_first_guess_starts_from_it(hole_fill, solver):
 def test_opencv_fill_is_opencv_on_the_rounded_image_under_jit():
   image = jax.random.uniform(jax.random.key(2), (3, 32, 48, 3), minval=-1)
   hole = jnp.zeros((3, 32, 48, 1)).at[:, 6:20, 10:30].set(1).at[1].set(0)
-  for method in opencv_guess.METHODS:
+  for method in baselines.OPENCV_METHODS:
     filled = jax.jit(opencv_guess.opencv_fill, static_argnums=2)(image, hole, method)
     expected = pixels.uint8_to_signed(baselines.opencv_inpaint(
         pixels.signed_to_uint8(np.asarray(image)), np.asarray(hole) > 0.5, method))

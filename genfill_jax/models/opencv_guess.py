@@ -14,8 +14,6 @@ import numpy as np
 
 from genfill_jax import baselines, pixels
 
-METHODS = tuple(baselines.OPENCV_FLAGS)  # 'telea', 'navier_stokes'
-
 
 def _fill_on_host(image: np.ndarray, holes: np.ndarray, method: str) -> np.ndarray:
   """cv2.inpaint of signed float images (N, H, W, 3); known pixels come back as given."""
