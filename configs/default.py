@@ -58,6 +58,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.holes.predictor_corruption = "noise"  # What the hole predictor learns to find.
   config.holes.noise_intensity = 1.0  # 'noise'/'seed': U(-1, 1) * this in the holes.
   config.holes.additional_noise_intensity = 0.0  # Faint noise outside the holes.
+  # Training examples whose hole noise is gray (one value per pixel for all
+  # channels) instead of colour: the predictor trained on colour noise alone
+  # found holes by their colour (recall 0.25 on gray noise, README "Blind
+  # inpainting"). Evaluation keeps colour noise.
+  config.holes.gray_noise_fraction = 0.0
 
   config.train = ml_collections.ConfigDict()
   config.train.recipe = "ours"  # 'ours' (below) or 'original' (seed.py's losses).

@@ -166,7 +166,7 @@ def _check_holes(config: ml_collections.ConfigDict) -> None:
            config.holes.box.max_size, "must be >= config.holes.box.min_size")
   _at_least(config, ["holes.box.margin", "holes.noise_intensity",
                      "holes.additional_noise_intensity"], 0)
-  _fraction(config, ["holes.blocks.probability"])
+  _fraction(config, ["holes.blocks.probability", "holes.gray_noise_fraction"])
   max_fraction = config.holes.max_fraction
   _require(0 < max_fraction <= 1, "holes.max_fraction", max_fraction, "must be in (0, 1]")
 

@@ -57,6 +57,7 @@ _ADDED_FIELDS = {
     "filler.harmonic_tolerance": 1e-3,
     "filler.res_block": "conv",
     "filler.opencv_guesses": (),
+    "holes.gray_noise_fraction": 0.0,
     "hole_predictor.test_time_flips": False,
     # Inference settings do not change what a run learned: earlier runs get
     # configs/default.py's.

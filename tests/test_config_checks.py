@@ -42,6 +42,8 @@ BAD_FIELDS = [
     ("train.ema_decay", 1.5, "config.train.ema_decay=1.5 must be in \\[0, 1\\]"),
     ("loss.l1_hole", -1.0, "config.loss.l1_hole=-1.0 must be >= 0"),
     ("holes.max_fraction", 0.0, "config.holes.max_fraction=0.0 must be in \\(0, 1\\]"),
+    ("holes.gray_noise_fraction", 1.5,
+     "config.holes.gray_noise_fraction=1.5 must be in \\[0, 1\\]"),
     ("filler.opencv_guesses", ("photoshop",),
      "config.filler.opencv_guesses=\\('photoshop',\\) must name distinct methods among"),
     ("filler.opencv_guesses", ("telea", "telea"),
@@ -115,6 +117,7 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   # Earlier fillers had no OpenCV guesses (this run's checkpoint has them, so the
   # restore test below keeps the field).
   del stored["filler"]["opencv_guesses"]
+  del stored["holes"]["gray_noise_fraction"]
   (workdir / "config.json").write_text(json.dumps(stored))
   config = runs.load_config(str(workdir))
   assert config.train.filler_start_step == stored["train"]["gan_start_step"]
@@ -122,6 +125,7 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   assert config.compute_dtype == "float32" and config.filler.harmonic_iterations == 200
   assert config.filler.harmonic_solver == "jacobi"  # what earlier runs' fillers started from
   assert config.filler.opencv_guesses == ()
+  assert config.holes.gray_noise_fraction == 0.0  # colour noise, as they trained
   assert config.inference == default.get_config().inference  # inference: today's settings
   assert "gan_start_step" not in config.train
 

@@ -64,6 +64,33 @@ def test_loader_yields_numpy_uint8_nhwc_batches():
   assert batch["predictor_input"][holes].std() > 50
 
 
+def test_gray_noise_fraction_makes_training_hole_noise_gray_and_leaves_the_rest():
+  config = tiny.get_config()
+  colour = _first_batches(loader.create_train_loader(config), 1)[0]
+  config.holes.gray_noise_fraction = 1.0
+  gray = _first_batches(loader.create_train_loader(config), 1)[0]
+  # Crops, masks and the filler's input come from the same draws as before.
+  for key in ("image", "mask", "filler_input"):
+    assert np.array_equal(gray[key], colour[key])
+  holes = np.broadcast_to(gray["mask"], gray["image"].shape)
+  noisy = gray["predictor_input"][gray["mask"][..., 0]]  # (pixels, 3)
+  assert np.all(noisy == noisy[:, :1]) and noisy.std() > 50  # gray, still noise
+  assert not np.all(colour["predictor_input"][colour["mask"][..., 0]] ==
+                    colour["predictor_input"][colour["mask"][..., 0]][:, :1])
+  assert np.array_equal(gray["predictor_input"][~holes], gray["image"][~holes])
+  # Half the examples, drawn per example.
+  config.holes.gray_noise_fraction = 0.5
+  half = _first_batches(loader.create_train_loader(config), 4)
+  is_gray = [np.all(p[m[..., 0]] == p[m[..., 0]][:, :1])
+             for b in half for p, m in zip(b["predictor_input"], b["mask"])]
+  assert 0 < sum(is_gray) < len(is_gray)
+  # Evaluation keeps colour noise: its figures stay comparable across runs.
+  config.holes.gray_noise_fraction = 1.0
+  evaluation = next(iter(loader.create_eval_loader(config, "thin")))
+  noisy = evaluation["predictor_input"][evaluation["mask"][..., 0]]
+  assert not np.all(noisy == noisy[:, :1])
+
+
 def test_folder_with_gray_rgba_palette_and_truncated_files(tmp_path, caplog):
   _write_folder(tmp_path)
   source = sources.FolderSource(str(tmp_path))

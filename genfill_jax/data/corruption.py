@@ -15,14 +15,19 @@ def zeros(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def noise(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, *,
-          noise_intensity: float = 1.0, additional_noise_intensity: float = 0.0) -> np.ndarray:
+          noise_intensity: float = 1.0, additional_noise_intensity: float = 0.0,
+          gray: bool = False) -> np.ndarray:
   """Hole pixels replaced by U(-1, 1) * noise_intensity; faint noise elsewhere.
 
   Outside the holes, U(-1, 1) * additional_noise_intensity is added (0 keeps
   the known pixels clean). This is the blind case the hole predictor learns.
+  gray: the hole noise has one value per pixel for all channels (the same
+  draws as colour noise, its first channel), so colour does not give it away.
   """
   shape = image.shape
   in_holes = rng.uniform(-1, 1, shape).astype(np.float32) * noise_intensity
+  if gray:
+    in_holes = np.repeat(in_holes[..., :1], shape[-1], axis=-1)
   outside = image
   if additional_noise_intensity:
     outside = image + rng.uniform(-1, 1, shape).astype(np.float32) * additional_noise_intensity
@@ -46,13 +51,17 @@ def seed(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, *,
 
 
 def corrupt(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, mode: str,
-            noise_intensity: float = 1.0, additional_noise_intensity: float = 0.0) -> np.ndarray:
-  """Applies corruption `mode` ('zeros', 'noise' or 'seed') to an image in [-1, 1]."""
+            noise_intensity: float = 1.0, additional_noise_intensity: float = 0.0,
+            gray_noise: bool = False) -> np.ndarray:
+  """Applies corruption `mode` ('zeros', 'noise' or 'seed') to an image in [-1, 1].
+
+  gray_noise: 'noise' puts gray noise in the holes (`noise`'s `gray`).
+  """
   if mode == "zeros":
     return zeros(image, mask)
   if mode == "noise":
     return noise(rng, image, mask, noise_intensity=noise_intensity,
-                 additional_noise_intensity=additional_noise_intensity)
+                 additional_noise_intensity=additional_noise_intensity, gray=gray_noise)
   if mode == "seed":
     return seed(rng, image, mask, noise_intensity=noise_intensity,
                 additional_noise_intensity=additional_noise_intensity)

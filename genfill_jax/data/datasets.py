@@ -156,6 +156,7 @@ class InpaintingDataset(torch.utils.data.Dataset):
     self.source = source
     self.data = config.data
     self.holes = config.holes
+    self.train = train
     self.transform = build_transform(config.data, train)
     self.examples_per_image = examples_per_image
 
@@ -196,6 +197,9 @@ class InpaintingDataset(torch.utils.data.Dataset):
     clean = pixels.uint8_to_signed(image)
     noise = dict(noise_intensity=self.holes.noise_intensity,
                  additional_noise_intensity=self.holes.additional_noise_intensity)
+    # Drawn only when asked for, so that runs without gray noise keep their streams.
+    if self.train and self.holes.gray_noise_fraction > 0:
+      noise["gray_noise"] = bool(mask_rng.random() < self.holes.gray_noise_fraction)
     filler_input = corruption.corrupt(mask_rng, clean, mask, self.holes.corruption, **noise)
     predictor_input = corruption.corrupt(mask_rng, clean, mask,
                                          self.holes.predictor_corruption, **noise)
