@@ -140,9 +140,26 @@ def _check_source(config: ml_collections.ConfigDict, splits: tuple[str, ...]) ->
     else:
       field = f"builtin_{split}_photos"
       names = tuple(data[field])
-      unknown = [name for name in names if name not in sources.BUILTIN_PHOTOS]
-      _require(bool(names) and not unknown, f"data.{field}", names,
-               f"must name built-in photos, from {sources.BUILTIN_PHOTOS}")
+      _require(bool(names), f"data.{field}", names, "must name at least one built-in photo")
+      for name in names:
+        try:
+          sources.parse_builtin_name(name)
+        except ValueError as error:
+          _require(False, f"data.{field}", names, f"cannot be used: {error}")
+  if data.source == "builtin":
+    _check_builtin_splits_are_disjoint(data)
+
+
+def _check_builtin_splits_are_disjoint(data: ml_collections.ConfigDict) -> None:
+  """No pixel of a validation or test photo may be trained on (or tested while tuning)."""
+  splits = ("train", "validation", "test")
+  parts = {split: [sources.parse_builtin_name(name) for name in data[f"builtin_{split}_photos"]]
+           for split in splits}
+  for index, split in enumerate(splits):
+    for other in splits[index + 1:]:
+      shared = sorted({a.photo for a in parts[split] for b in parts[other] if a.overlaps(b)})
+      _require(not shared, f"data.builtin_{other}_photos", tuple(data[f"builtin_{other}_photos"]),
+               f"shares pixels of {shared} with config.data.builtin_{split}_photos")
 
 
 def _check_data(config: ml_collections.ConfigDict) -> None:

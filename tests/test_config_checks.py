@@ -28,7 +28,14 @@ BAD_FIELDS = [
                               "config.data.batch_size=8"),
     ("data.source", "folder", "config.data.validation_dir='' is not a directory"),
     ("data.builtin_train_photos", ("astronaut", "selfie"),
-     "config.data.builtin_train_photos=\\('astronaut', 'selfie'\\) must name built-in"),
+     "config.data.builtin_train_photos=\\('astronaut', 'selfie'\\) cannot be used: 'selfie' "
+     "is not a built-in photo"),
+    ("data.builtin_train_photos", ("camera@0.5:0.25",),
+     "config.data.builtin_train_photos=\\('camera@0.5:0.25',\\) cannot be used: "
+     "'camera@0.5:0.25': the band of columns must be start:stop with 0 <= start < stop <= 1"),
+    ("data.builtin_train_photos", ("camera", "coffee@0:0.5"),
+     "config.data.builtin_test_photos=\\('coffee',\\) shares pixels of \\['coffee'\\] with "
+     "config.data.builtin_train_photos"),
     ("hole_predictor.pixel_features", -1, "config.hole_predictor.pixel_features=-1 must be"),
     ("compute_dtype", "float16", "config.compute_dtype='float16' must be one of"),
     ("filler.norm_pattern", "odd", "config.filler.norm_pattern='odd' must be one of"),

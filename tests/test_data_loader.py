@@ -113,6 +113,22 @@ def test_folder_with_gray_rgba_palette_and_truncated_files(tmp_path, caplog):
   assert len(data_loader.skipped_files) == 1
 
 
+def test_a_builtin_photo_band_is_its_columns():
+  import skimage.data
+
+  camera = skimage.data.camera()  # 512 x 512 gray
+  source = sources.BuiltinSource(["camera@0.75:1", "camera@0:0.75", "camera"])
+  assert np.array_equal(source.load(0), np.repeat(camera[:, 384:, None], 3, axis=-1))
+  assert source.load(1).shape == (512, 384, 3) and source.load(2).shape == (512, 512, 3)
+  assert sources.parse_builtin_name("camera@0.75:1").overlaps(
+      sources.parse_builtin_name("camera"))
+  assert not sources.parse_builtin_name("camera@0.75:1").overlaps(
+      sources.parse_builtin_name("camera@0:0.75"))
+  for bad in ("camera@1:0.5", "camera@0:1.5", "camera@a:b", "selfie@0:1", "camera@0.5"):
+    with pytest.raises(ValueError, match="camera@|selfie"):
+      sources.parse_builtin_name(bad)
+
+
 def test_transparent_pixels_become_white(tmp_path):
   Image.new("RGBA", (8, 8), (255, 0, 0, 0)).save(tmp_path / "clear.png")
   image = sources.FolderSource(str(tmp_path)).load(0)

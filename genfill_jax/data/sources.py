@@ -5,9 +5,10 @@ may fail to load (a folder's truncated file); `load` raises `UnreadableImage`.
 """
 
 import os
+import re
 import warnings
 from collections.abc import Callable, Sequence
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 from etils import epath
@@ -24,6 +25,41 @@ BUILTIN_PHOTOS = (
     "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "moon", "page",
     "retina", "rocket", "text", *STEREO_VIEWS,
 )
+
+
+# A built-in photo may be named with a band of its columns, as fractions of its
+# width: 'camera@0.75:1' is the right quarter of 'camera'. The rest of the photo
+# ('camera@0:0.75') can then train while the band validates.
+_COLUMN_BAND = re.compile(r"^(?P<photo>[a-z_]+)(@(?P<start>[0-9.]+):(?P<stop>[0-9.]+))?$")
+
+
+class PhotoPart(NamedTuple):
+  """A built-in photo and the band of its columns in use, as fractions of its width."""
+
+  photo: str
+  start: float = 0.0
+  stop: float = 1.0
+
+  def overlaps(self, other: "PhotoPart") -> bool:
+    return self.photo == other.photo and self.start < other.stop and other.start < self.stop
+
+
+def parse_builtin_name(name: str) -> PhotoPart:
+  """'camera' or 'camera@0.75:1' -> PhotoPart; ValueError for anything else."""
+  match = _COLUMN_BAND.match(name)
+  if match is None or match["photo"] not in BUILTIN_PHOTOS:
+    raise ValueError(f"{name!r} is not a built-in photo (one of {BUILTIN_PHOTOS}, "
+                     "optionally with a band of columns, e.g. 'camera@0.75:1')")
+  if match["start"] is None:
+    return PhotoPart(match["photo"])
+  try:
+    start, stop = float(match["start"]), float(match["stop"])
+  except ValueError:
+    start, stop = -1.0, -1.0
+  if not 0 <= start < stop <= 1:
+    raise ValueError(f"{name!r}: the band of columns must be start:stop with "
+                     "0 <= start < stop <= 1 (fractions of the photo's width)")
+  return PhotoPart(match["photo"], start, stop)
 
 
 class UnreadableImage(Exception):
@@ -153,12 +189,15 @@ class BuiltinSource:
     self.names = list(photo_names)
     self._images = []
     for name in self.names:
-      if name in STEREO_VIEWS:
-        array = np.asarray(skimage.data.stereo_motorcycle()[STEREO_VIEWS[name]])
+      part = parse_builtin_name(name)
+      if part.photo in STEREO_VIEWS:
+        array = np.asarray(skimage.data.stereo_motorcycle()[STEREO_VIEWS[part.photo]])
       else:
-        array = np.asarray(getattr(skimage.data, name)())
+        array = np.asarray(getattr(skimage.data, part.photo)())
       if array.ndim == 2:
         array = np.repeat(array[..., None], 3, axis=-1)
+      width = array.shape[1]
+      array = array[:, round(part.start * width):round(part.stop * width)]
       self._images.append(np.ascontiguousarray(array[..., :3], dtype=np.uint8))
 
   def __len__(self) -> int:
