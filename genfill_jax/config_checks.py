@@ -137,24 +137,40 @@ def _check_source(config: ml_collections.ConfigDict, splits: tuple[str, ...]) ->
       _require(bool(data[field]) and (epath.Path(data[field]) / pack.INDEX_NAME).exists(),
                f"data.{field}", data[field], f"holds no {pack.INDEX_NAME} (data.source='packed'"
                " reads what python -m genfill_jax.data.pack writes)")
-    else:
-      field = f"builtin_{split}_photos"
-      names = tuple(data[field])
-      _require(bool(names), f"data.{field}", names, "must name at least one built-in photo")
-      for name in names:
-        try:
-          sources.parse_builtin_name(name)
-        except ValueError as error:
-          _require(False, f"data.{field}", names, f"cannot be used: {error}")
   if data.source == "builtin":
-    _check_builtin_splits_are_disjoint(data)
+    _check_builtin_splits(data)
 
 
-def _check_builtin_splits_are_disjoint(data: ml_collections.ConfigDict) -> None:
-  """No pixel of a validation or test photo may be trained on (or tested while tuning)."""
+def check_run_never_saw_evaluation_photos(trained: ml_collections.ConfigDict,
+                                          config: ml_collections.ConfigDict) -> None:
+  """ConfigError if the run whose config is `trained` trained on a pixel of the
+  built-in photos that `config` evaluates (config.eval.split), e.g. an earlier run
+  that trained on whole photos whose right quarter validates today."""
+  if trained.data.source != "builtin" or config.data.source != "builtin":
+    return
+  field = f"builtin_{config.eval.split}_photos"
+  seen = [sources.parse_builtin_name(name) for name in trained.data.builtin_train_photos]
+  shared = sorted({part.photo for part in map(sources.parse_builtin_name, config.data[field])
+                   for other in seen if part.overlaps(other)})
+  _require(not shared, f"data.{field}", tuple(config.data[field]),
+           f"shares pixels of {shared} with the photos this run trained on "
+           f"{tuple(trained.data.builtin_train_photos)}; evaluate it on photos it never saw, "
+           f"e.g. its own split: --config.data.{field}=\"{tuple(trained.data[field])}\"")
+
+
+def _check_builtin_splits(data: ml_collections.ConfigDict) -> None:
+  """Every split names built-in photos, and no pixel of a validation or test photo
+  is trained on (or tested while tuning)."""
   splits = ("train", "validation", "test")
-  parts = {split: [sources.parse_builtin_name(name) for name in data[f"builtin_{split}_photos"]]
-           for split in splits}
+  parts = {}
+  for split in splits:
+    field = f"builtin_{split}_photos"
+    names = tuple(data[field])
+    _require(bool(names), f"data.{field}", names, "must name at least one built-in photo")
+    try:
+      parts[split] = [sources.parse_builtin_name(name) for name in names]
+    except ValueError as error:
+      _require(False, f"data.{field}", names, f"cannot be used: {error}")
   for index, split in enumerate(splits):
     for other in splits[index + 1:]:
       shared = sorted({a.photo for a in parts[split] for b in parts[other] if a.overlaps(b)})

@@ -271,7 +271,9 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict
   mesh = parallel.create_mesh()
   config_checks.check_for_evaluation(config, mesh.size)
   step = None if config.eval.step < 0 else config.eval.step
-  differences = runs.model_differences(runs.load_config(workdir), config)
+  trained = runs.load_config(workdir)
+  config_checks.check_run_never_saw_evaluation_photos(trained, config)
+  differences = runs.model_differences(trained, config)
   if differences and jax.process_index() == 0:
     print(f"warning: evaluating {workdir} with model settings that differ from its "
           f"config.json (pass them as --config.<field>=<value> to evaluate the run as "

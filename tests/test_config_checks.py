@@ -160,3 +160,18 @@ def test_model_differences_name_each_changed_model_field_and_ignore_the_rest():
       "filler.harmonic_solver: run 'conjugate_gradient', now 'jacobi'",
       "hole_predictor.threshold: run 0.3, now 0.7"]
   assert runs.model_differences(stored, tiny_config()) == []
+
+
+def test_evaluation_refuses_photos_the_run_trained_on():
+  trained = tiny_config()  # trains on the whole of astronaut and camera
+  config = tiny_config()
+  config.eval.split = "validation"
+  config.data.builtin_validation_photos = ("stereo_motorcycle_left", "camera@0.75:1")
+  with pytest.raises(config_checks.ConfigError,
+                     match="config.data.builtin_validation_photos=.* shares pixels of "
+                           "\\['camera'\\] with the photos this run trained on .*"
+                           "--config.data.builtin_validation_photos="
+                           "\"\\('stereo_motorcycle_left',\\)\""):
+    config_checks.check_run_never_saw_evaluation_photos(trained, config)
+  trained.data.builtin_train_photos = ("astronaut", "camera@0:0.75")
+  config_checks.check_run_never_saw_evaluation_photos(trained, config)  # disjoint: fine
