@@ -82,7 +82,7 @@ def test_gray_noise_fraction_makes_training_hole_noise_gray_and_leaves_the_rest(
   config.holes.gray_noise_fraction = 0.5
   half = _first_batches(loader.create_train_loader(config), 4)
   is_gray = [np.all(p[m[..., 0]] == p[m[..., 0]][:, :1])
-             for b in half for p, m in zip(b["predictor_input"], b["mask"])]
+             for b in half for p, m in zip(b["predictor_input"], b["mask"], strict=True)]
   assert 0 < sum(is_gray) < len(is_gray)
   # Evaluation keeps colour noise: its figures stay comparable across runs.
   config.holes.gray_noise_fraction = 1.0
