@@ -67,9 +67,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.holes.additional_noise_intensity = 0.0  # Faint noise outside the holes.
   # Training examples whose hole noise is gray (one value per pixel for all
   # channels) instead of colour: a predictor trained on colour noise alone finds
-  # holes by their colour (recall 0.21-0.33 on gray noise); with half gray it
-  # finds them by their texture too (0.96-1.0), at -0.3 to +0.02 dB of blind PSNR
-  # on colour noise (README "Blind inpainting"). Evaluation keeps colour noise.
+  # holes by their colour (recall 0.22-0.42 on gray noise, validation); with half
+  # gray it finds them by their texture too (0.96-1.0), at 0 to -0.51 dB of blind
+  # PSNR on colour noise on the validation photos (-0.46 to -1.37 dB on the test
+  # photos; README "Blind inpainting"). Evaluation keeps colour noise.
   config.holes.gray_noise_fraction = 0.5
 
   config.train = ml_collections.ConfigDict()
