@@ -141,6 +141,15 @@ def _check_source(config: ml_collections.ConfigDict, splits: tuple[str, ...]) ->
     _check_builtin_splits(data)
 
 
+def _photo_parts(names) -> list[sources.PhotoPart]:
+  return [sources.parse_builtin_name(name) for name in names]
+
+
+def _shared_photos(parts: list[sources.PhotoPart], others: list[sources.PhotoPart]) -> list[str]:
+  """The photos of which both lists use a pixel, sorted."""
+  return sorted({part.photo for part in parts for other in others if part.overlaps(other)})
+
+
 def check_run_never_saw_evaluation_photos(trained: ml_collections.ConfigDict,
                                           config: ml_collections.ConfigDict) -> None:
   """ConfigError if the run whose config is `trained` trained on a pixel of the
@@ -149,9 +158,8 @@ def check_run_never_saw_evaluation_photos(trained: ml_collections.ConfigDict,
   if trained.data.source != "builtin" or config.data.source != "builtin":
     return
   field = f"builtin_{config.eval.split}_photos"
-  seen = [sources.parse_builtin_name(name) for name in trained.data.builtin_train_photos]
-  shared = sorted({part.photo for part in map(sources.parse_builtin_name, config.data[field])
-                   for other in seen if part.overlaps(other)})
+  shared = _shared_photos(_photo_parts(trained.data.builtin_train_photos),
+                          _photo_parts(config.data[field]))
   _require(not shared, f"data.{field}", tuple(config.data[field]),
            f"shares pixels of {shared} with the photos this run trained on "
            f"{tuple(trained.data.builtin_train_photos)}; evaluate it on photos it never saw, "
@@ -168,12 +176,12 @@ def _check_builtin_splits(data: ml_collections.ConfigDict) -> None:
     names = tuple(data[field])
     _require(bool(names), f"data.{field}", names, "must name at least one built-in photo")
     try:
-      parts[split] = [sources.parse_builtin_name(name) for name in names]
+      parts[split] = _photo_parts(names)
     except ValueError as error:
       _require(False, f"data.{field}", names, f"cannot be used: {error}")
   for index, split in enumerate(splits):
     for other in splits[index + 1:]:
-      shared = sorted({a.photo for a in parts[split] for b in parts[other] if a.overlaps(b)})
+      shared = _shared_photos(parts[split], parts[other])
       _require(not shared, f"data.builtin_{other}_photos", tuple(data[f"builtin_{other}_photos"]),
                f"shares pixels of {shared} with config.data.builtin_{split}_photos")
 
