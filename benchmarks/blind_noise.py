@@ -3,13 +3,16 @@ by their shape and texture, or only by their colour?
 
     python -m benchmarks.blind_noise --workdir=RUN [--filler_workdir=RUN2]
         [--split=validation] [--families=thin,medium,thick,box,blocks] [--json=PATH]
+        [--threshold=T] [--grow_threshold=G]
 
 The evaluation's fixed examples of the split, with the hole noise as the evaluation
 draws it (U(-1, 1) per channel: colour noise) and again gray (the same draws'
 first channel in every channel, as `holes.gray_noise_fraction` trains with). Per
 family and noise: the predicted mask's IoU, precision and recall (the run's
-threshold and test-time flips), and masked PSNR of blind inpainting against the
-mask-given result. --filler_workdir takes the filler from another run: with the
+threshold, growth and test-time flips, or --threshold and --grow_threshold), and
+masked PSNR of blind inpainting against the mask-given result. For colour noise
+also two oracles that say which errors cost: the found mask with every missed
+hole pixel added (no misses) and with every false alarm removed (no false alarms). --filler_workdir takes the filler from another run: with the
 filler conditioned on the true mask in training (filler_condition='true_mask')
 the two networks learn independently, so a predictor trained alone can be judged
 with a trained filler.
@@ -22,7 +25,7 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from genfill_jax import inpaint, metrics, parallel, pixels, recipes, runs
+from genfill_jax import config_checks, inpaint, metrics, parallel, pixels, recipes, runs
 from genfill_jax.data import loader
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The run whose hole predictor is judged.",
@@ -32,6 +35,10 @@ _FILLER_WORKDIR = flags.DEFINE_string("filler_workdir", None,
 _SPLIT = flags.DEFINE_enum("split", "validation", ["validation", "test"], "Which photos.")
 _FAMILIES = flags.DEFINE_list("families", None, "Mask families (default: the run's).")
 _JSON = flags.DEFINE_string("json", None, "Write the figures here as JSON.")
+_THRESHOLD = flags.DEFINE_float("threshold", None,
+                                "hole_predictor.threshold (default: the run's).")
+_GROW_THRESHOLD = flags.DEFINE_float("grow_threshold", None,
+                                     "hole_predictor.grow_threshold (default: the run's).")
 
 
 def gray_hole_noise(batch: dict) -> np.ndarray:
@@ -51,6 +58,11 @@ def main(argv):
   else:
     filler_config = config
   config.eval.split = filler_config.eval.split = _SPLIT.value
+  if _THRESHOLD.value is not None:
+    config.hole_predictor.threshold = _THRESHOLD.value
+  if _GROW_THRESHOLD.value is not None:
+    config.hole_predictor.grow_threshold = _GROW_THRESHOLD.value
+  config_checks.check_for_inference(config)
   find = jax.jit(functools.partial(inpaint.find_holes, config, predictor_variables))
   predict = functools.partial(inpaint.predict_holes, config, predictor_variables)
   fill = jax.jit(functools.partial(inpaint.fill, filler_config, filler_variables))
@@ -78,6 +90,11 @@ def main(argv):
         psnr.setdefault(f"blind_{noise}", []).append(masked_psnr(
             fill(*recipe.blind_inputs(noisy, predict, lambda image, found=found: found)),
             batch))
+        if noise == "colour":  # Which errors cost: the misses or the false alarms?
+          for name, oracle in (("no_misses", np.maximum(found, signed.mask)),
+                               ("no_false_alarms", found * signed.mask)):
+            psnr.setdefault(f"blind_colour_{name}", []).append(masked_psnr(
+                fill(*recipe.blind_inputs(noisy, predict, lambda image, o=oracle: o)), batch))
     figures[family] = {
         **{f"psnr_{name}": float(np.concatenate(values).mean()) for name, values in psnr.items()},
         **{f"{noise}_{score}": value for noise, count in counts.items()
@@ -86,7 +103,9 @@ def main(argv):
     print(f"{family:7s} masked PSNR given {row['psnr_mask_given']:.2f} | "
           + " | ".join(f"{noise} noise: blind {row[f'psnr_blind_{noise}']:.2f}, IoU "
                        f"{row[f'{noise}_iou']:.3f}, precision {row[f'{noise}_precision']:.3f}, "
-                       f"recall {row[f'{noise}_recall']:.3f}" for noise in counts), flush=True)
+                       f"recall {row[f'{noise}_recall']:.3f}" for noise in counts)
+          + f" | colour, no misses {row['psnr_blind_colour_no_misses']:.2f}, no false alarms "
+          f"{row['psnr_blind_colour_no_false_alarms']:.2f}", flush=True)
   if _JSON.value:
     with open(_JSON.value, "w") as stream:
       json.dump({"workdir": _WORKDIR.value, "filler_workdir": _FILLER_WORKDIR.value,

@@ -152,6 +152,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.hole_predictor.test_time_flips = True
   config.hole_predictor.threshold = 0.3
   config.hole_predictor.dilation = 0
+  # The found holes then grow into the pixels beside them whose probability is
+  # above this (0 = off), as far as such pixels connect: see README, "Blind inpainting".
+  config.hole_predictor.grow_threshold = 0.0
 
   # The hole mask enters at full resolution as well as at the bottleneck: the
   # original's 1/16 map alone cannot say which pixels to paint.

@@ -61,6 +61,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.hole_predictor.pixel_features = 0  # Ours only, with 'full' outputs.
   config.hole_predictor.threshold = 0.5  # Inpainting without a mask: p > 0.5 is a hole.
   config.hole_predictor.dilation = 0
+  config.hole_predictor.grow_threshold = 0.0
   config.hole_predictor.test_time_flips = False
   config.filler = _network(num_res_blocks=12)
   config.filler.hole_map_input = "bottleneck"  # The cell map joins at 1/16 resolution.

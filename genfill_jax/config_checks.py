@@ -98,6 +98,9 @@ def _check_networks(config: ml_collections.ConfigDict) -> None:
            "needs a first guess to join (config.filler.hole_fill='none')")
   threshold = config.hole_predictor.threshold
   _require(0 < threshold < 1, "hole_predictor.threshold", threshold, "must be in (0, 1)")
+  grow = config.hole_predictor.grow_threshold
+  _require(grow == 0 or 0 < grow < threshold, "hole_predictor.grow_threshold", grow,
+           f"must be 0 (off) or in (0, hole_predictor.threshold={threshold})")
 
 
 def _check_image_size(config: ml_collections.ConfigDict) -> None:

@@ -51,6 +51,7 @@ _ADDED_FIELDS = {
     "loss.perceptual": 0.0,
     "hole_predictor.threshold": 0.5,
     "hole_predictor.dilation": 0,
+    "hole_predictor.grow_threshold": 0.0,
     "hole_predictor.pixel_features": 0,
     "filler.harmonic_iterations": 200,
     "filler.harmonic_solver": "jacobi",

@@ -51,6 +51,8 @@ BAD_FIELDS = [
     ("holes.max_fraction", 0.0, "config.holes.max_fraction=0.0 must be in \\(0, 1\\]"),
     ("holes.gray_noise_fraction", 1.5,
      "config.holes.gray_noise_fraction=1.5 must be in \\[0, 1\\]"),
+    ("hole_predictor.grow_threshold", 0.3,
+     "config.hole_predictor.grow_threshold=0.3 must be 0 \\(off\\) or in \\(0, "),
     ("filler.opencv_guesses", ("photoshop",),
      "config.filler.opencv_guesses=\\('photoshop',\\) must name distinct methods among"),
     ("filler.opencv_guesses", ("telea", "telea"),
@@ -125,6 +127,7 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   # restore test below keeps the field).
   del stored["filler"]["opencv_guesses"]
   del stored["holes"]["gray_noise_fraction"]
+  del stored["hole_predictor"]["grow_threshold"]
   (workdir / "config.json").write_text(json.dumps(stored))
   config = runs.load_config(str(workdir))
   assert config.train.filler_start_step == stored["train"]["gan_start_step"]
@@ -133,6 +136,7 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   assert config.filler.harmonic_solver == "jacobi"  # what earlier runs' fillers started from
   assert config.filler.opencv_guesses == ()
   assert config.holes.gray_noise_fraction == 0.0  # colour noise, as they trained
+  assert config.hole_predictor.grow_threshold == 0.0  # holes not grown, as they found them
   assert config.inference == default.get_config().inference  # inference: today's settings
   assert "gan_start_step" not in config.train
 

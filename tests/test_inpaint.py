@@ -310,6 +310,27 @@ def test_blind_holes_are_thresholded_then_dilated(monkeypatch):
   np.testing.assert_array_equal(found, expected)
 
 
+def test_blind_holes_grow_into_weaker_pixels_only_where_they_connect(monkeypatch):
+  probabilities = np.zeros((1, 7, 9, 1), np.float32)
+  probabilities[0, 1, 1] = 0.9  # a hole
+  probabilities[0, 2, 2:6] = 0.2  # a weak stroke touching it diagonally: grows all along
+  probabilities[0, 5, 5:8] = 0.2  # a weak stroke apart from any hole: stays known
+  probabilities[0, 3, 6] = 0.05  # touches the grown stroke, but below grow_threshold
+  monkeypatch.setattr(inpaint, "predict_holes", lambda config, variables, image: probabilities)
+  config = tiny_config()
+  config.hole_predictor.test_time_flips = False
+  config.hole_predictor.threshold = 0.5
+  config.hole_predictor.grow_threshold = 0.1
+  found = np.asarray(inpaint.find_holes(config, {}, np.zeros((1, 7, 9, 3))))[0, ..., 0]
+  expected = np.zeros((7, 9))
+  expected[1, 1] = 1
+  expected[2, 2:6] = 1
+  np.testing.assert_array_equal(found, expected)
+  config.hole_predictor.grow_threshold = 0.0  # off: the threshold alone
+  found = np.asarray(inpaint.find_holes(config, {}, np.zeros((1, 7, 9, 3))))[0, ..., 0]
+  assert found.sum() == 1 and found[1, 1] == 1
+
+
 def test_flip_averaged_holes_are_the_mean_of_the_four_flipped_predictions(monkeypatch):
   # A predictor that only sees the top-left corner: its four flipped answers differ.
   def corner_only(config, variables, image):
