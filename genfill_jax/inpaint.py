@@ -75,7 +75,10 @@ def grow_holes(holes: jax.Array, candidates: jax.Array) -> jax.Array:
     new = jnp.maximum(grown, wider * candidates)
     return new, jnp.any(new != grown)
 
-  grown, _ = jax.lax.while_loop(lambda state: state[1], grow_once, (holes, jnp.array(True)))
+  # The first step outside the loop gives the flag the holes' sharding (per-device
+  # under shard_map), which the loop's carry must keep.
+  grown, _ = jax.lax.while_loop(lambda state: state[1], grow_once,
+                                grow_once((holes, None)))
   return grown
 
 
