@@ -12,8 +12,9 @@ family and noise: the predicted mask's IoU, precision and recall (the run's
 threshold, growth and test-time flips, or --threshold and --grow_threshold), and
 masked PSNR of blind inpainting against the mask-given result. For colour noise
 also two oracles that say which errors cost: the found mask with every missed
-hole pixel added (no misses) and with every false alarm removed (no false alarms). --filler_workdir takes the filler from another run: with the
-filler conditioned on the true mask in training (filler_condition='true_mask')
+hole pixel added (no misses) and with every false alarm removed (no false
+alarms). --filler_workdir takes the filler from another run: with the filler
+conditioned on the true mask in training (filler_condition='true_mask')
 the two networks learn independently, so a predictor trained alone can be judged
 with a trained filler.
 """
