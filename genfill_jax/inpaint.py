@@ -61,18 +61,23 @@ def _flip(images: jax.Array, axes: tuple[int, ...]) -> jax.Array:
   return jnp.flip(images, axes) if axes else images
 
 
+def _dilate(holes: jax.Array, radius: int) -> jax.Array:
+  """Every hole pixel (N, H, W, 1) grown to a (2 radius + 1)^2 square."""
+  window = (2 * radius + 1, 2 * radius + 1)
+  return nn.max_pool(holes, window, strides=(1, 1), padding="SAME")
+
+
 def grow_holes(holes: jax.Array, candidates: jax.Array) -> jax.Array:
   """`holes` (N, H, W, 1) float grown, pixel by pixel through their 8 neighbours,
   into every `candidates` pixel connected to them, until nothing changes (the
-  hysteresis of a two-threshold edge detector). A missed noise pixel beside a hole
-  costs far more than a known pixel repainted, so a weaker probability is enough
-  there, but not in the middle of known content."""
+  hysteresis of a two-threshold edge detector). A missed noise pixel stays in the
+  result and the filler takes it as known, so beside a hole a weaker probability
+  is enough, but not in the middle of known content."""
   candidates = candidates.astype(holes.dtype)
 
   def grow_once(state):
     grown, _ = state
-    wider = nn.max_pool(grown, (3, 3), strides=(1, 1), padding="SAME")
-    new = jnp.maximum(grown, wider * candidates)
+    new = jnp.maximum(grown, _dilate(grown, 1) * candidates)
     return new, jnp.any(new != grown)
 
   # The first step outside the loop gives the flag the holes' sharding (per-device
@@ -98,10 +103,8 @@ def find_holes(config: ml_collections.ConfigDict, hole_predictor_variables: dict
   holes = (probabilities > config.hole_predictor.threshold).astype(jnp.float32)
   if config.hole_predictor.grow_threshold:
     holes = grow_holes(holes, probabilities > config.hole_predictor.grow_threshold)
-  radius = config.hole_predictor.dilation
-  if radius:
-    window = (2 * radius + 1, 2 * radius + 1)
-    holes = nn.max_pool(holes, window, strides=(1, 1), padding="SAME")
+  if config.hole_predictor.dilation:
+    holes = _dilate(holes, config.hole_predictor.dilation)
   return holes
 
 
