@@ -43,6 +43,7 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.data.image_size = 128  # Every image resized to 128 x 128.
   config.data.batch_size = 16  # Global batch of the GAN training.
+  config.data.large_image_size = 0  # One size only.
   config.data.crop = "resize"  # The whole image squashed to 128 x 128, no crop.
   config.data.horizontal_flip = False  # The original used no augmentation.
   config.data.color_jitter = 0.0

@@ -103,8 +103,8 @@ def _check_networks(config: ml_collections.ConfigDict) -> None:
            f"must be 0 (off) or in (0, hole_predictor.threshold={threshold})")
 
 
-def _check_image_size(config: ml_collections.ConfigDict) -> None:
-  size = config.data.image_size
+def _check_image_size(config: ml_collections.ConfigDict, field: str = "data.image_size") -> None:
+  size = _value(config, field)
   needs = {
       "hole_predictor": blocks.required_multiple(
           config.hole_predictor.num_downscales,
@@ -114,9 +114,27 @@ def _check_image_size(config: ml_collections.ConfigDict) -> None:
   }
   multiple = max(needs.values())
   model = max(needs, key=needs.get)
-  _require(size > 0 and size % multiple == 0, "data.image_size", size,
+  _require(size > 0 and size % multiple == 0, field, size,
            f"must be a positive multiple of {multiple} "
            f"(config.{model}.num_downscales={config[model].num_downscales} needs it)")
+
+
+def _check_large_crops(config: ml_collections.ConfigDict, device_count: int) -> None:
+  data = config.data
+  _at_least(config, ["data.large_image_size"], 0)
+  if data.large_image_size == 0:
+    return
+  _check_image_size(config, "data.large_image_size")
+  cell_size = config.holes.blocks.cell_size
+  _require(data.large_image_size % cell_size == 0, "data.large_image_size",
+           data.large_image_size,
+           f"must be a multiple of config.holes.blocks.cell_size={cell_size}")
+  large_batch = data.large_batch_size
+  _require(0 < large_batch <= data.batch_size and large_batch % device_count == 0,
+           "data.large_batch_size", large_batch,
+           f"must be a positive multiple of the device count ({device_count}) and at "
+           f"most config.data.batch_size={data.batch_size}")
+  _at_least(config, ["data.large_crop_every"], 1)
 
 
 def _check_batch(config: ml_collections.ConfigDict, device_count: int) -> None:
@@ -295,6 +313,7 @@ def check_for_evaluation(config: ml_collections.ConfigDict, device_count: int) -
 def check_for_training(config: ml_collections.ConfigDict, device_count: int) -> None:
   """Every field a training run reads (it evaluates too)."""
   check_for_evaluation(config, device_count)
+  _check_large_crops(config, device_count)
   _check_source(config, ("train",))
   _check_schedule(config)
   _check_optimizers(config)

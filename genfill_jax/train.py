@@ -42,11 +42,13 @@ class _LogWindow:
 
   def _reset(self) -> None:
     self.history: list[tuple[int, dict]] = []
+    self._examples = 0
     self._seconds = 0.0
     self._started = time.perf_counter()
 
-  def add(self, step: int, metrics: dict) -> None:
+  def add(self, step: int, metrics: dict, batch_size: int) -> None:
     self.history.append((step, metrics))
+    self._examples += batch_size
 
   def pause(self) -> None:
     self._seconds += time.perf_counter() - self._started
@@ -63,13 +65,13 @@ class _LogWindow:
               f"{name} is {float(value)} at step {step}; training stopped, the last "
               f"checkpoint before it is kept")
 
-  def flush(self, batch_size: int) -> tuple[int, dict[str, float]]:
+  def flush(self) -> tuple[int, dict[str, float]]:
     """(last step, scalars averaged over the window with images_per_second); starts anew."""
     self.pause()
     averaged = {name: float(np.mean([float(metrics[name]) for _, metrics in self.history
                                      if name in metrics]))
                 for name in self.history[-1][1]}
-    averaged["images_per_second"] = len(self.history) * batch_size / max(self._seconds, 1e-9)
+    averaged["images_per_second"] = self._examples / max(self._seconds, 1e-9)
     last_step = self.history[-1][0]
     self._reset()
     return last_step, averaged
@@ -79,10 +81,10 @@ _SHOWN_ON_BAR = {"filler/loss": "filler", "discriminator/loss": "disc",
                  "hole_predictor/loss": "holes", "images_per_second": "img/s"}
 
 
-def _log(window: _LogWindow, writer, bar, batch_size: int) -> None:
+def _log(window: _LogWindow, writer, bar) -> None:
   """Checks the window's losses are finite, then writes their averages and shows them."""
   window.check_finite()
-  step, scalars = window.flush(batch_size)
+  step, scalars = window.flush()
   writer.write(step, scalars)
   bar.set_postfix({label: f"{scalars[name]:.3g}"
                    for name, label in _SHOWN_ON_BAR.items() if name in scalars})
@@ -143,12 +145,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> gan_s
           compiled_steps[phase] = train_step.make_train_step(config, mesh, phase)
         state, metrics = compiled_steps[phase](state, next(data))
         done = step + 1
-        window.add(done, metrics)
+        window.add(done, metrics, loader.global_batch_size_at(config.data, step))
         bar.update(1)
         preempted = preemption.reached()  # every host calls it every step
         at_checkpoint = itstime(done, config.train.checkpoint_every_steps, num_steps) or preempted
         if at_checkpoint or itstime(done, config.train.log_every_steps, num_steps):
-          _log(window, writer, bar, config.data.batch_size)  # raises on a NaN: never saved
+          _log(window, writer, bar)  # raises on a NaN: never saved
         if at_checkpoint:
           checkpoint.save(manager, state)
         if preempted:

@@ -60,6 +60,24 @@ BAD_FIELDS = [
 ]
 
 
+@pytest.mark.parametrize("large,message", [
+    ((36, 8, 2), "config.data.large_image_size=36 must be a positive multiple of"),
+    ((40, 8, 2), "config.data.large_image_size=40 must be a multiple of "
+                 "config.holes.blocks.cell_size=16"),
+    ((64, 16, 2), "config.data.large_batch_size=16 must be a positive multiple of the "
+                  "device count \\(8\\) and at most config.data.batch_size=8"),
+    ((64, 4, 2), "config.data.large_batch_size=4 must be a positive multiple of"),
+    ((64, 8, 0), "config.data.large_crop_every=0 must be positive"),
+])
+def test_bad_multi_scale_settings_are_refused_by_name(large, message):
+  config = tiny_config()
+  config.holes.blocks.cell_size = 16
+  (config.data.large_image_size, config.data.large_batch_size,
+   config.data.large_crop_every) = large
+  with pytest.raises(config_checks.ConfigError, match=f"^{message}"):
+    config_checks.check_for_training(config, jax.device_count())
+
+
 def _set(config, field, value):
   *sections, name = field.split(".")
   node = config

@@ -163,6 +163,26 @@ def test_step_s_depends_only_on_seed_and_s():
   assert not np.array_equal(other_seed["image"], uninterrupted[0]["image"])
 
 
+def test_multi_scale_training_trains_every_nth_step_on_large_crops_and_resumes_exactly():
+  config = tiny.get_config()
+  config.data.large_image_size, config.data.large_batch_size = 64, 4
+  config.data.large_crop_every = 2
+  batches = _first_batches(loader.create_train_loader(config), 4)
+  for step, batch in enumerate(batches):
+    large = step % 2 == 1
+    assert loader.is_large_step(config.data, step) == large
+    size, count = (64, 4) if large else (32, 8)
+    assert loader.global_batch_size_at(config.data, step) == count
+    assert batch["image"].shape == batch["predictor_input"].shape == (count, size, size, 3)
+    assert batch["mask"].shape == (count, size, size, 1) and batch["mask"].any()
+  resumed = _first_batches(loader.create_train_loader(config, start_step=1), 2)
+  for expected, actual in zip(batches[1:3], resumed, strict=True):
+    for name in expected:
+      assert np.array_equal(expected[name], actual[name]), name
+  config.data.large_image_size = 0  # off: every step at image_size, as before
+  assert _first_batches(loader.create_train_loader(config), 2)[1]["image"].shape[0] == 8
+
+
 def test_worker_processes_deliver_the_same_batches():
   config = tiny.get_config()
   in_process = _first_batches(loader.create_train_loader(config), 3)

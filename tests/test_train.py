@@ -190,6 +190,26 @@ def test_a_run_with_the_perceptual_loss_trains_and_logs_it(tmp_path):
   assert list(values) == [2] and values[2] > 0 and np.isfinite(values[2])
 
 
+def test_multi_scale_training_trains_both_sizes_data_parallel():
+  config = tiny_config()
+  config.data.large_image_size, config.data.large_batch_size = 64, 4
+  config.data.large_crop_every = 2
+  state, history = _run_steps(config, jax.devices()[:2], 2)  # step 1 is at 64 px
+  assert all(np.isfinite(value) for metrics in history for value in metrics.values())
+  assert history[0]["filler/loss"] != history[1]["filler/loss"]
+  assert int(state.step) == 2
+
+
+def test_the_log_window_counts_the_images_each_step_trained_on(monkeypatch):
+  clock = iter([0.0, 2.0, 2.0])  # start, flush (2 s of training), restart
+  monkeypatch.setattr(train.time, "perf_counter", lambda: next(clock))
+  window = train._LogWindow()
+  window.add(1, {"filler/loss": 1.0}, 16)
+  window.add(2, {"filler/loss": 3.0}, 4)
+  step, scalars = window.flush()
+  assert step == 2 and scalars == {"filler/loss": 2.0, "images_per_second": 10.0}
+
+
 def test_fourier_res_blocks_train_data_parallel_with_finite_losses():
   config = tiny_config()
   config.filler.res_block = "fourier"

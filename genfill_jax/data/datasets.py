@@ -30,6 +30,7 @@ class ExampleKey(NamedTuple):
   image_index: int
   seed_words: tuple  # e.g. (seed, TRAIN_STREAM, step, slot)
   family: str = ""  # a fixed mask family (evaluation); "" draws from holes.weights
+  image_size: int = 0  # crop size in px (multi-scale training); 0 = config.data.image_size
 
 
 def _seed_sequence(seed_words: tuple, *purpose: int) -> np.random.SeedSequence:
@@ -177,7 +178,7 @@ class InpaintingDataset(torch.utils.data.Dataset):
 
   def __getitem__(self, key: ExampleKey) -> Mapping[str, np.ndarray | str]:
     crop_seed = int(_seed_sequence(key.seed_words, CROP_PURPOSE).generate_state(1)[0])
-    size = self.data.image_size
+    size = key.image_size or self.data.image_size
     skipped = []
 
     def load(at_least):

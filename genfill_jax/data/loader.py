@@ -6,11 +6,14 @@ positions [s * B, (s + 1) * B) of epoch s // steps_per_epoch's permutation
 each example's randomness is seeded by (seed, step, slot). So the data of step
 s depends only on (seed, s): a resumed run sees exactly what an uninterrupted
 run would, whatever the number of workers. Host h of P reads slots
-[h * B / P, (h + 1) * B / P) of every global batch.
+[h * B / P, (h + 1) * B / P) of every global batch. With multi-scale training
+(config.data.large_image_size), a large step reads only the first
+large_batch_size of its positions, at the large size.
 """
 
 import logging
 from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import jax
 import ml_collections
@@ -29,11 +32,33 @@ def host_slots(global_batch_size: int, process_index: int, process_count: int) -
   return range(process_index * per_host, (process_index + 1) * per_host)
 
 
+def _every_nth(step: int, every: int) -> bool:
+  return step % every == every - 1
+
+
+def is_large_step(data: ml_collections.ConfigDict, step: int) -> bool:
+  """Whether training step `step` uses multi-scale training's large crops."""
+  return data.large_image_size > 0 and _every_nth(step, data.large_crop_every)
+
+
+def global_batch_size_at(data: ml_collections.ConfigDict, step: int) -> int:
+  """The number of examples that training step `step` trains on, over all hosts."""
+  return data.large_batch_size if is_large_step(data, step) else data.batch_size
+
+
+class LargeCrops(NamedTuple):
+  """Multi-scale training's large steps, as a sampler reads them."""
+
+  image_size: int
+  every: int  # step s is large when s % every == every - 1
+  slots: Sequence[int]  # this host's slots of a large step's global batch
+
+
 class TrainBatchSampler(torch.utils.data.Sampler):
   """Endless lists of ExampleKeys, one list per step from `start_step` on."""
 
   def __init__(self, num_examples: int, num_images: int, global_batch_size: int, seed: int,
-               start_step: int, slots: Sequence[int]):
+               start_step: int, slots: Sequence[int], large: LargeCrops | None = None):
     if num_examples < global_batch_size:
       raise ValueError(f"{num_examples} examples are fewer than one batch "
                        f"({global_batch_size})")
@@ -43,6 +68,7 @@ class TrainBatchSampler(torch.utils.data.Sampler):
     self.seed = seed
     self.start_step = start_step
     self.slots = slots
+    self.large = large
     self.steps_per_epoch = num_examples // global_batch_size
     self._epoch, self._order = None, None
 
@@ -64,10 +90,14 @@ class TrainBatchSampler(torch.utils.data.Sampler):
     epoch, batch_in_epoch = divmod(step, self.steps_per_epoch)
     order = self.epoch_order(epoch)
     first = batch_in_epoch * self.global_batch_size
+    slots, image_size = self.slots, 0
+    if self.large is not None and _every_nth(step, self.large.every):
+      slots, image_size = self.large.slots, self.large.image_size
     return [
         datasets.ExampleKey(int(order[first + slot]) % self.num_images,
-                            (self.seed, datasets.TRAIN_STREAM, step, slot))
-        for slot in self.slots
+                            (self.seed, datasets.TRAIN_STREAM, step, slot),
+                            image_size=image_size)
+        for slot in slots
     ]
 
   def __iter__(self) -> Iterator[list[datasets.ExampleKey]]:
@@ -138,9 +168,13 @@ def create_train_loader(config: ml_collections.ConfigDict, start_step: int = 0,
     where = data.train_dir if data.source != "builtin" else "the built-in photos"
     raise ValueError(f"{where} holds {len(dataset)} images, fewer than one batch "
                      f"(config.data.batch_size={data.batch_size})")
+  large = None
+  if data.large_image_size > 0:
+    large = LargeCrops(data.large_image_size, data.large_crop_every,
+                       host_slots(data.large_batch_size, process_index, process_count))
   sampler = TrainBatchSampler(
       len(dataset), len(source), data.batch_size, config.seed, start_step,
-      host_slots(data.batch_size, process_index, process_count))
+      host_slots(data.batch_size, process_index, process_count), large)
   return NumpyLoader(dataset, sampler, data.num_workers, data.prefetch_batches)
 
 
