@@ -78,6 +78,10 @@ def test_bad_multi_scale_settings_are_refused_by_name(large, message):
     config_checks.check_for_training(config, jax.device_count())
 
 
+# Tests of the session's trained run share one xdist worker, which trains it once.
+TINY_TRAINED_RUN_GROUP = pytest.mark.xdist_group("tiny_trained_run")
+
+
 def _set(config, field, value):
   *sections, name = field.split(".")
   node = config
@@ -137,6 +141,7 @@ def test_opencv_guesses_need_a_first_guess_to_join():
   config_checks.check_for_inference(config)
 
 
+@TINY_TRAINED_RUN_GROUP
 def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   workdir = tmp_path / "old_run"
   shutil.copytree(tiny_trained_run, workdir)
@@ -146,6 +151,8 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   del stored["filler"]["opencv_guesses"]
   del stored["holes"]["gray_noise_fraction"]
   del stored["hole_predictor"]["grow_threshold"]
+  for field in ("large_image_size", "large_batch_size", "large_crop_every"):
+    del stored["data"][field]
   (workdir / "config.json").write_text(json.dumps(stored))
   config = runs.load_config(str(workdir))
   assert config.train.filler_start_step == stored["train"]["gan_start_step"]
@@ -155,10 +162,12 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   assert config.filler.opencv_guesses == ()
   assert config.holes.gray_noise_fraction == 0.0  # colour noise, as they trained
   assert config.hole_predictor.grow_threshold == 0.0  # holes not grown, as they found them
+  assert config.data.large_image_size == 0  # one training size, as they trained
   assert config.inference == default.get_config().inference  # inference: today's settings
   assert "gan_start_step" not in config.train
 
 
+@TINY_TRAINED_RUN_GROUP
 def test_an_earlier_run_still_restores_for_inpainting(tmp_path, tiny_trained_run):
   workdir = tmp_path / "old_run"
   shutil.copytree(tiny_trained_run, workdir)
