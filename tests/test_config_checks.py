@@ -78,10 +78,6 @@ def test_bad_multi_scale_settings_are_refused_by_name(large, message):
     config_checks.check_for_training(config, jax.device_count())
 
 
-# Tests of the session's trained run share one xdist worker, which trains it once.
-TINY_TRAINED_RUN_GROUP = pytest.mark.xdist_group("tiny_trained_run")
-
-
 def _set(config, field, value):
   *sections, name = field.split(".")
   node = config
@@ -141,7 +137,6 @@ def test_opencv_guesses_need_a_first_guess_to_join():
   config_checks.check_for_inference(config)
 
 
-@TINY_TRAINED_RUN_GROUP
 def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   workdir = tmp_path / "old_run"
   shutil.copytree(tiny_trained_run, workdir)
@@ -167,7 +162,6 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   assert "gan_start_step" not in config.train
 
 
-@TINY_TRAINED_RUN_GROUP
 def test_an_earlier_run_still_restores_for_inpainting(tmp_path, tiny_trained_run):
   workdir = tmp_path / "old_run"
   shutil.copytree(tiny_trained_run, workdir)

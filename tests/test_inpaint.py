@@ -127,10 +127,6 @@ import sys, jax
 import numpy as np
 from genfill_jax import inpaint
 from synthetic import photo
-
-
-# One xdist worker runs every test of the session's trained run: it trains once.
-pytestmark = pytest.mark.xdist_group("tiny_trained_run")
 inpaint.enable_compilation_cache(sys.argv[2])
 hits = []
 jax.monitoring.register_event_listener(

@@ -22,9 +22,6 @@ from genfill_jax.inpaint import Inpainter
 import xla_flags
 from synthetic import photo as _photo
 
-# One xdist worker runs every test of the session's trained run: it trains once.
-pytestmark = pytest.mark.xdist_group("tiny_trained_run")
-
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -13,9 +13,6 @@ from genfill_jax.gan_state import init_gan_state
 
 from helpers import assert_params_close_after_adam, logged, tiny_config
 
-# The tests of the module's run share one xdist worker, which trains it once.
-RESUMED_RUN_GROUP = pytest.mark.xdist_group("resumed_run")
-
 
 def _checkpoint_steps(workdir) -> list[int]:
   manager = checkpoint.create_manager(str(workdir), keep=2, read_only=True)
@@ -42,27 +39,23 @@ def resumed_run(tmp_path_factory):
               resumed=resumed, evaluated=evaluated)
 
 
-@RESUMED_RUN_GROUP
 def test_checkpoints_are_saved_every_n_steps_and_the_last_k_kept(resumed_run):
   assert int(resumed_run["first"].step) == 4
   assert resumed_run["steps_after_first"] == [2, 4]  # checkpoint_every_steps = 2
   assert _checkpoint_steps(resumed_run["workdir"]) == [4, 6]  # keep_checkpoints = 2
 
 
-@RESUMED_RUN_GROUP
 def test_the_same_command_with_more_steps_resumes_from_the_latest_checkpoint(resumed_run):
   assert int(resumed_run["resumed"].step) == 6
   # Logged once per log_every_steps = 2, with nothing logged twice by the rerun.
   assert list(logged(resumed_run["workdir"], "filler/loss")) == [2, 4, 6]
 
 
-@RESUMED_RUN_GROUP
 def test_logged_losses_are_finite(resumed_run):
   assert all(np.isfinite(value) for value in logged(resumed_run["workdir"],
                                                     "filler/loss").values())
 
 
-@RESUMED_RUN_GROUP
 def test_training_evaluates_every_family_and_method_into_one_file(resumed_run):
   written = json.loads((resumed_run["workdir"] / "eval" / "step_4_validation" / "metrics.json")
                        .read_text())
@@ -72,7 +65,6 @@ def test_training_evaluates_every_family_and_method_into_one_file(resumed_run):
   assert not (resumed_run["workdir"] / "eval_results.json").exists()
 
 
-@RESUMED_RUN_GROUP
 def test_every_method_is_scored_by_psnr_ssim_l1_and_both_lpips_nets(resumed_run):
   results = resumed_run["evaluated"]
   for family in ("box", "thin"):
@@ -82,7 +74,6 @@ def test_every_method_is_scored_by_psnr_ssim_l1_and_both_lpips_nets(resumed_run)
       assert 0 <= results[family][method]["lpips_alexnet"] < 1
 
 
-@RESUMED_RUN_GROUP
 def test_the_filler_is_compared_with_the_exact_harmonic_fill_and_the_better_opencv(resumed_run):
   written = json.loads((resumed_run["workdir"] / "eval" / "step_6_test" / "metrics.json")
                        .read_text())
@@ -96,13 +87,11 @@ def test_the_filler_is_compared_with_the_exact_harmonic_fill_and_the_better_open
   assert abs(psnr["mean"] - (results["filler"]["psnr"] - results[psnr["method"]]["psnr"])) < 1e-4
 
 
-@RESUMED_RUN_GROUP
 def test_training_writes_a_preview_grid_of_the_first_family(resumed_run):
   evaluation = resumed_run["workdir"] / "eval" / "step_4_validation"
   assert sorted(path.name for path in evaluation.glob("*.png")) == ["preview_box.png"]
 
 
-@RESUMED_RUN_GROUP
 def test_eval_mode_evaluates_the_latest_checkpoint_with_a_grid_per_family(resumed_run):
   evaluation = resumed_run["workdir"] / "eval" / "step_6_test"
   written = json.loads((evaluation / "metrics.json").read_text())
