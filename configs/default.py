@@ -53,6 +53,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.large_image_size = 0
   config.data.large_batch_size = 4
   config.data.large_crop_every = 2
+  # Whether the hole predictor also trains on the large steps. Off: it learns one
+  # size only, so its BatchNorm statistics are those of image_size crops.
+  config.data.large_crops_train_hole_predictor = False
   config.data.crop = "random_resized"  # 'random_resized' or 'resize' (squash whole image).
   config.data.crop_scale = (0.02, 1.0)  # Crop area range: a 512 px photo gives 72-512 px crops.
   # Decode a JPEG at 1/2, 1/4 or 1/8 scale when the crop still gets 2 decoded

@@ -47,6 +47,7 @@ _ADDED_FIELDS = {
     "data.large_image_size": 0,
     "data.large_batch_size": 4,
     "data.large_crop_every": 2,
+    "data.large_crops_train_hole_predictor": True,
     "data.validation_dir": "",
     "data.builtin_validation_photos": ("stereo_motorcycle_left", "stereo_motorcycle_right"),
     "eval.split": "test",

@@ -68,9 +68,12 @@ class _LogWindow:
   def flush(self) -> tuple[int, dict[str, float]]:
     """(last step, scalars averaged over the window with images_per_second); starts anew."""
     self.pause()
+    # Not every step trains every player (multi-scale large steps can skip the
+    # hole predictor): each name is averaged over the steps that have it.
+    names = dict.fromkeys(name for _, metrics in self.history for name in metrics)
     averaged = {name: float(np.mean([float(metrics[name]) for _, metrics in self.history
                                      if name in metrics]))
-                for name in self.history[-1][1]}
+                for name in names}
     averaged["images_per_second"] = self._examples / max(self._seconds, 1e-9)
     last_step = self.history[-1][0]
     self._reset()

@@ -18,6 +18,7 @@ import optax
 from jax.sharding import PartitionSpec
 
 from genfill_jax import models, parallel, pixels, recipes
+from genfill_jax.data import loader
 from genfill_jax.gan_state import GanState, PlayerState
 from genfill_jax.pixels import SignedBatch
 
@@ -36,10 +37,16 @@ ALL_PLAYERS = Phase(hole_predictor=True, filler=True, adversarial=True)
 
 
 def phase_at(config: ml_collections.ConfigDict, step: int) -> Phase:
-  """The phase of global step `step` (0-based) under config.train's schedule."""
-  train = config.train
+  """The phase of global step `step` (0-based) under config.train's schedule.
+
+  A multi-scale large step trains the hole predictor only when
+  config.data.large_crops_train_hole_predictor says so.
+  """
+  train, data = config.train, config.data
   filler = step >= train.filler_start_step
-  return Phase(hole_predictor=step < train.hole_predictor_end_step,
+  predictor_skips = (not data.large_crops_train_hole_predictor
+                     and loader.is_large_step(data, step))
+  return Phase(hole_predictor=step < train.hole_predictor_end_step and not predictor_skips,
                filler=filler,
                adversarial=filler and step >= train.adversarial_start_step)
 

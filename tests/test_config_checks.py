@@ -146,7 +146,8 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   del stored["filler"]["opencv_guesses"]
   del stored["holes"]["gray_noise_fraction"]
   del stored["hole_predictor"]["grow_threshold"]
-  for field in ("large_image_size", "large_batch_size", "large_crop_every"):
+  for field in ("large_image_size", "large_batch_size", "large_crop_every",
+                "large_crops_train_hole_predictor"):
     del stored["data"][field]
   (workdir / "config.json").write_text(json.dumps(stored))
   config = runs.load_config(str(workdir))
@@ -158,6 +159,8 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   assert config.holes.gray_noise_fraction == 0.0  # colour noise, as they trained
   assert config.hole_predictor.grow_threshold == 0.0  # holes not grown, as they found them
   assert config.data.large_image_size == 0  # one training size, as they trained
+  # Multi-scale runs before the flag trained the hole predictor on every step.
+  assert config.data.large_crops_train_hole_predictor
   assert config.inference == default.get_config().inference  # inference: today's settings
   assert "gan_start_step" not in config.train
 

@@ -198,6 +198,20 @@ def test_multi_scale_training_trains_both_sizes_data_parallel():
   assert all(np.isfinite(value) for metrics in history for value in metrics.values())
   assert history[0]["filler/loss"] != history[1]["filler/loss"]
   assert int(state.step) == 2
+  # The hole predictor trains on the small step only (large_crops_train_hole_predictor).
+  assert "hole_predictor/loss" in history[0] and "hole_predictor/loss" not in history[1]
+
+
+def test_large_steps_train_the_hole_predictor_only_when_asked():
+  config = tiny_config()
+  config.train.hole_predictor_end_step = 3
+  config.data.large_image_size, config.data.large_crop_every = 64, 2
+  assert [train_step.phase_at(config, step).hole_predictor for step in range(4)] == [
+      True, False, True, False]
+  config.data.large_crops_train_hole_predictor = True
+  assert [train_step.phase_at(config, step).hole_predictor for step in range(4)] == [
+      True, True, True, False]
+  assert all(train_step.phase_at(config, step).filler for step in range(4))
 
 
 def test_the_log_window_counts_the_images_each_step_trained_on(monkeypatch):
@@ -208,6 +222,16 @@ def test_the_log_window_counts_the_images_each_step_trained_on(monkeypatch):
   window.add(2, {"filler/loss": 3.0}, 4)
   step, scalars = window.flush()
   assert step == 2 and scalars == {"filler/loss": 2.0, "images_per_second": 10.0}
+
+
+def test_the_log_window_averages_each_metric_over_the_steps_that_have_it(monkeypatch):
+  clock = iter([0.0, 1.0, 1.0])
+  monkeypatch.setattr(train.time, "perf_counter", lambda: next(clock))
+  window = train._LogWindow()
+  window.add(1, {"filler/loss": 1.0, "hole_predictor/loss": 0.5}, 16)
+  window.add(2, {"filler/loss": 3.0}, 4)  # a large step without the hole predictor
+  assert window.flush()[1] == {"filler/loss": 2.0, "hole_predictor/loss": 0.5,
+                               "images_per_second": 20.0}
 
 
 def test_fourier_res_blocks_train_data_parallel_with_finite_losses():
