@@ -34,6 +34,7 @@ def resumed_run(tmp_path_factory):
   resumed = train.train_and_evaluate(tiny_config(6), str(workdir))
   eval_config = tiny_config(6)
   eval_config.eval.split = "test"  # training evaluated the validation photos
+  eval_config.eval.lpips_nets = ("alexnet", "vgg16")  # configs/tiny.py has AlexNet only
   evaluated = evaluate.evaluate_checkpoint(eval_config, str(workdir))
   return dict(workdir=workdir, first=first, steps_after_first=steps_after_first,
               resumed=resumed, evaluated=evaluated)
