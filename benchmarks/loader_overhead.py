@@ -46,6 +46,8 @@ def measure(path: str, steps: int, phase_name: str, num_workers: int | None = No
   config = common.load_config(path)
   if num_workers is not None:
     config.data.num_workers = num_workers
+  # One step shape: the image_size step (multi-scale large steps have as many pixels).
+  config.data.large_image_size = 0
   mesh = parallel.create_mesh()
   phase = train_step.Phase(hole_predictor=True, filler=True,
                            adversarial=phase_name == "adversarial")

@@ -39,6 +39,7 @@ def measure(path: str, devices: int, per_device: int, steps: int) -> dict:
   """Median step time and the losses after `steps` steps on `devices` devices."""
   config = common.load_config(path)
   config.data.num_workers = 0
+  config.data.large_image_size = 0  # The image_size step only.
   # The loader splits its batch over all 8 devices: draw 8 per-device batches
   # and keep the first `devices` of them.
   config.data.batch_size = per_device * jax.device_count()

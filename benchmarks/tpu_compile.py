@@ -119,6 +119,9 @@ def target_devices(target: Target) -> list:
 
 def schedule_phases(config: ml_collections.ConfigDict) -> list[train_step.Phase]:
   """The distinct phases a run of `config` goes through, in order of their first step."""
+  if config.data.large_image_size:
+    raise ValueError("data.large_image_size is set: this benchmark compiles the "
+                     "image_size step only, not multi-scale training's large steps")
   train = config.train
   boundaries = {0, train.filler_start_step, train.adversarial_start_step,
                 train.hole_predictor_end_step}

@@ -16,6 +16,7 @@ def get_config():
   config = default.get_config()
   original = seed.get_config()
   config.holes = original.holes
+  config.data.large_image_size = 0  # The original trained one size.
   config.holes.blocks = dict(cell_size=8, probability=0.2)  # 2^k cells at k = 3.
   config.train.recipe = "original"
   config.train.filler_condition = "predicted"

@@ -12,6 +12,7 @@ def get_config():
   config.data.builtin_validation_photos = ("stereo_motorcycle_left",)
   config.data.builtin_test_photos = ("coffee",)
   config.data.examples_per_photo = 8
+  config.data.large_image_size = 0  # One size; the multi-scale tests turn it on.
   config.data.num_workers = 0  # In-process loading: no worker start-up in tests.
   for network in (config.hole_predictor, config.filler, config.discriminator):
     network.num_downscales = 2

@@ -95,11 +95,22 @@ def test_a_bad_field_is_refused_by_name(field, value, message):
 
 
 def test_the_shipped_configs_pass():
-  from configs import ablation_original_recipe, default, seed, tiny, tpu
+  from configs import ablation_original_recipe, default, gpu, seed, tiny, tpu
 
-  for module in (default, seed, tiny, ablation_original_recipe, tpu):
-    config = module.get_config()
-    config_checks.check_for_training(config, config.data.batch_size)
+  # Each on the device counts it is meant for, up to one example per device
+  # where every batch allows it (default's multi-scale batch of 4 does not).
+  for module, device_counts in ((default, (1, 2, 4)), (seed, (1, 16)), (tiny, (1, 8)),
+                                (ablation_original_recipe, (1, 16)), (tpu, (4, 8, 128)),
+                                (gpu, (1,))):
+    for device_count in device_counts:
+      config_checks.check_for_training(module.get_config(), device_count)
+
+
+def test_the_default_multi_scale_batch_is_refused_on_eight_devices():
+  from configs import default
+
+  with pytest.raises(config_checks.ConfigError, match="data.large_batch_size=4"):
+    config_checks.check_for_training(default.get_config(), 8)
 
 
 def test_training_refuses_before_writing_or_compiling_anything(tmp_path):
