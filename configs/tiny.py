@@ -34,8 +34,8 @@ def get_config():
   config.loss.perceptual = 0.0  # VGG16 costs seconds a step; its own test turns it on.
   config.eval.num_examples = 8
   # LPIPS-VGG on 32 px images convolves 2 x 2 maps of 512 channels, which XLA:CPU
-  # runs about 50 times slower per output than 4 x 4 ones (seconds a batch); the
-  # tests that need its columns turn it on.
+  # runs about 300 times slower per output than 4 x 4 ones under the suite's flags
+  # (tests/xla_flags.py): 4 s a batch. The tests that need its columns turn it on.
   config.eval.lpips_nets = ("alexnet",)
   config.eval.families = ("box", "thin")
   config.eval.preview_examples = 4
