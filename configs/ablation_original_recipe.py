@@ -26,6 +26,7 @@ def get_config():
     network.norm_pattern = "even"
   config.hole_predictor.output_resolution = "cells"
   config.hole_predictor.pixel_features = 0  # The pixel branch needs 'full' outputs.
+  config.hole_predictor.head_layers = 0  # So do the head's layers.
   config.filler.hole_map_input = "bottleneck"
   config.filler.hole_fill = "none"
   config.filler.opencv_guesses = ()  # No first guess to join.

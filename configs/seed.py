@@ -60,6 +60,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.hole_predictor = _network(num_res_blocks=2)
   config.hole_predictor.output_resolution = "cells"  # One probability per 16 px cell.
   config.hole_predictor.pixel_features = 0  # Ours only, with 'full' outputs.
+  config.hole_predictor.head_layers = 0  # Ours only, with 'full' outputs.
   config.hole_predictor.threshold = 0.5  # Inpainting without a mask: p > 0.5 is a hole.
   config.hole_predictor.dilation = 0
   config.hole_predictor.grow_threshold = 0.0

@@ -20,6 +20,7 @@ def get_config():
     network.base_width = 4
   config.hole_predictor.norm_pattern = "even"  # Exercise (sync) BatchNorm in tests.
   config.hole_predictor.pixel_features = 4
+  config.hole_predictor.head_layers = 1
   config.filler.opencv_guesses = ("navier_stokes",)  # Exercise the host callback.
   config.train.num_train_steps = 4
   config.train.hole_predictor_end_step = 4

@@ -87,6 +87,11 @@ def _check_networks(config: ml_collections.ConfigDict) -> None:
                                    and config.hole_predictor.output_resolution == "full"),
            "hole_predictor.pixel_features", pixel_features,
            "must be 0, or positive with output_resolution='full'")
+  head_layers = config.hole_predictor.head_layers
+  _require(head_layers == 0 or (head_layers > 0
+                                and config.hole_predictor.output_resolution == "full"),
+           "hole_predictor.head_layers", head_layers,
+           "must be 0, or positive with output_resolution='full'")
   _at_least(config, ["filler.harmonic_iterations", "hole_predictor.dilation"], 0)
   tolerance = config.filler.harmonic_tolerance
   _require(tolerance > 0, "filler.harmonic_tolerance", tolerance, "must be positive")

@@ -57,6 +57,7 @@ _ADDED_FIELDS = {
     "hole_predictor.dilation": 0,
     "hole_predictor.grow_threshold": 0.0,
     "hole_predictor.pixel_features": 0,
+    "hole_predictor.head_layers": 0,
     "filler.harmonic_iterations": 200,
     "filler.harmonic_solver": "jacobi",
     "filler.harmonic_tolerance": 1e-3,

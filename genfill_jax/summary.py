@@ -14,6 +14,8 @@ _BLOCK_TYPES = {
     "downscalers_": "DownScale", "res_blocks_": "Res", "upscalers_": "Upscale",
     # The hole predictor's full-resolution branch on the raw pixels (pixel_features).
     "pixel_conv": "Conv 3x3", "pixel_prelu": "PReLU",
+    # Its nonlinear head on the joined full-resolution features (head_layers).
+    "head_conv": "Conv 3x3", "head_prelu": "PReLU",
     "final_conv": "Conv 3x3",
     "blend_conv": "Conv 3x3",  # The filler's per-pixel weights of its first guesses.
 }
@@ -23,7 +25,7 @@ def _flow_order(layer: str) -> tuple[int, int, int]:
   stack = layer.rstrip("0123456789")
   index = int(layer[len(stack):] or 0)
   rank = list(_BLOCK_TYPES).index(stack)
-  if stack == "pixel_prelu":  # pixel_conv0, pixel_prelu0, pixel_conv1, ...
+  if stack in ("pixel_prelu", "head_prelu"):  # pixel_conv0, pixel_prelu0, pixel_conv1, ...
     return rank - 1, index, 1
   return rank, index, 0
 

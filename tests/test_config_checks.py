@@ -37,6 +37,7 @@ BAD_FIELDS = [
      "config.data.builtin_test_photos=\\('coffee',\\) shares pixels of \\['coffee'\\] with "
      "config.data.builtin_train_photos"),
     ("hole_predictor.pixel_features", -1, "config.hole_predictor.pixel_features=-1 must be"),
+    ("hole_predictor.head_layers", -1, "config.hole_predictor.head_layers=-1 must be"),
     ("compute_dtype", "float16", "config.compute_dtype='float16' must be one of"),
     ("filler.norm_pattern", "odd", "config.filler.norm_pattern='odd' must be one of"),
     ("filler.hole_map_input", "side", "config.filler.hole_map_input='side' must be one of"),
@@ -58,6 +59,19 @@ BAD_FIELDS = [
     ("filler.opencv_guesses", ("telea", "telea"),
      "config.filler.opencv_guesses=\\('telea', 'telea'\\) must name distinct methods"),
 ]
+
+
+@pytest.mark.parametrize("field", ["pixel_features", "head_layers"])
+def test_full_resolution_layers_need_full_resolution_outputs(field):
+  config = tiny_config()
+  config.hole_predictor.output_resolution = "cells"
+  config.hole_predictor.pixel_features = config.hole_predictor.head_layers = 0
+  config_checks.check_for_inference(config)
+  config.hole_predictor[field] = 1
+  with pytest.raises(config_checks.ConfigError,
+                     match=f"^config.hole_predictor.{field}=1 must be 0, or positive with "
+                           "output_resolution='full'"):
+    config_checks.check_for_inference(config)
 
 
 @pytest.mark.parametrize("large,message", [
@@ -157,6 +171,7 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   del stored["filler"]["opencv_guesses"]
   del stored["holes"]["gray_noise_fraction"]
   del stored["hole_predictor"]["grow_threshold"]
+  del stored["hole_predictor"]["head_layers"]
   for field in ("large_image_size", "large_batch_size", "large_crop_every",
                 "large_crops_train_hole_predictor"):
     del stored["data"][field]
@@ -169,6 +184,7 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   assert config.filler.opencv_guesses == ()
   assert config.holes.gray_noise_fraction == 0.0  # colour noise, as they trained
   assert config.hole_predictor.grow_threshold == 0.0  # holes not grown, as they found them
+  assert config.hole_predictor.head_layers == 0  # the final conv alone, as they trained
   assert config.data.large_image_size == 0  # one training size, as they trained
   # Multi-scale runs before the flag trained the hole predictor on every step.
   assert config.data.large_crops_train_hole_predictor

@@ -36,6 +36,7 @@ def test_config_fields_can_be_overridden_on_the_command_line():
   assert "res_blocks_2" in result.stdout.split("filler:")[1].split("discriminator:")[0]
   predictor_section = result.stdout.split("filler:")[0]
   assert "pixel_conv1    Conv 3x3   32x32x4" in predictor_section  # tiny: pixel_features=4
+  assert "head_prelu0    PReLU      32x32x4" in predictor_section  # tiny: head_layers=1
 
 
 def test_a_bad_config_field_is_one_line_and_exit_code_2(tmp_path):

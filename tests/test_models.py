@@ -68,6 +68,17 @@ def test_pixel_branch_feeds_the_full_resolution_head():
   assert params["final_conv"]["kernel"].shape == (3, 3, 4 + 3 + 5, 1)
 
 
+def test_head_layers_join_the_full_resolution_features_before_the_final_conv():
+  predictor = models.HolePredictor(2, 1, 4, output_resolution="full", pixel_features=5,
+                                   head_layers=2)
+  assert _init_and_apply(predictor, 32).shape == (2, 32, 32, 1)
+  params = models.abstract_variables(predictor, 32)["params"]
+  assert params["head_conv0"]["kernel"].shape == (3, 3, 4 + 3 + 5, 4)  # base_width wide
+  assert params["head_conv1"]["kernel"].shape == (3, 3, 4, 4)
+  assert params["final_conv"]["kernel"].shape == (3, 3, 4, 1)
+  assert "head_conv2" not in params
+
+
 @pytest.mark.parametrize("use_bias", [False, True])
 def test_patch_conv_is_the_strided_conv_it_replaces(use_bias):
   x = jax.random.normal(jax.random.key(0), (2, 8, 12, 3))

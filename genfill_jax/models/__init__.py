@@ -51,6 +51,7 @@ def create_models(config: ml_collections.ConfigDict,
       hole_predictor=HolePredictor(
           output_resolution=config.hole_predictor.output_resolution,
           pixel_features=config.hole_predictor.pixel_features,
+          head_layers=config.hole_predictor.head_layers,
           **_common(config.hole_predictor, dtype, batch_norm_axis_name),
       ),
       filler=Filler(

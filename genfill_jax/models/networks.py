@@ -69,14 +69,18 @@ def _head(x, features, dtype, zero_init=False, name="final_conv"):
   )(x)
 
 
+def _conv_prelu_layers(x, features, num_layers, dtype, prefix):
+  """`num_layers` full-resolution 3x3 conv + PReLU layers, `features` wide."""
+  for index in range(num_layers):
+    x = nn.Conv(features, (3, 3), padding=((1, 1), (1, 1)), dtype=dtype,
+                name=f"{prefix}_conv{index}")(x)
+    x = nn.PReLU(negative_slope_init=blocks.PRELU_INIT, name=f"{prefix}_prelu{index}")(x)
+  return x
+
+
 def _pixel_branch(image, features, dtype):
   """Two full-resolution 3x3 conv + PReLU layers on the raw pixels."""
-  x = image.astype(dtype)
-  for index in range(2):
-    x = nn.Conv(features, (3, 3), padding=((1, 1), (1, 1)), dtype=dtype,
-                name=f"pixel_conv{index}")(x)
-    x = nn.PReLU(negative_slope_init=blocks.PRELU_INIT, name=f"pixel_prelu{index}")(x)
-  return x
+  return _conv_prelu_layers(image.astype(dtype), features, 2, dtype, "pixel")
 
 
 class HolePredictor(nn.Module):
@@ -94,6 +98,11 @@ class HolePredictor(nn.Module):
       on the raw image at full resolution and fed to the head (0 = none). The
       encoder's first 2x2 stride-2 conv never compares a pixel with its
       neighbours across a 2x2 cell, which is what one-pixel strokes need.
+    head_layers: with 'full', the number of 3x3 conv + PReLU layers (base_width
+      wide) between the joined decoder, pixel and branch features and the final
+      conv (0: the final conv alone, a linear map of them). They let the head
+      combine what the context says ("a stroke passes here") with what the
+      pixel says ("this value is an outlier") nonlinearly.
   """
 
   num_downscales: int = 4
@@ -102,6 +111,7 @@ class HolePredictor(nn.Module):
   norm_pattern: str = "even"
   output_resolution: str = "cells"
   pixel_features: int = 0
+  head_layers: int = 0
   dtype: Any = jnp.float32
   batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
@@ -132,6 +142,7 @@ class HolePredictor(nn.Module):
       x = jnp.concatenate([x, image.astype(x.dtype)], axis=-1)
       if self.pixel_features:
         x = jnp.concatenate([x, _pixel_branch(image, self.pixel_features, self.dtype)], axis=-1)
+      x = _conv_prelu_layers(x, self.base_width, self.head_layers, self.dtype, "head")
     return _head(x, 1, self.dtype).astype(jnp.float32)
 
 
