@@ -51,7 +51,7 @@ def get_config() -> ml_collections.ConfigDict:
   # smoother content a larger image has per pixel. 128 px with 4 crops is as
   # many pixels per step as 64 px with 16. Evaluation keeps image_size. A
   # quarter of the steps at 128 px: LPIPS 3-14% lower at 256 px on the
-  # validation photos, within 1.4% at 64 px (README, "This round").
+  # validation photos, within 1.4% at 64 px (README, "Two rounds ago").
   # The large batch must divide over the devices (4: 1, 2 or 4 devices).
   config.data.large_image_size = 128
   config.data.large_batch_size = 4
