@@ -82,16 +82,11 @@ def _check_networks(config: ml_collections.ConfigDict) -> None:
   for name in NETWORKS:
     _at_least(config, [f"{name}.num_downscales", f"{name}.base_width"], 1)
     _at_least(config, [f"{name}.num_res_blocks"], 0)
-  pixel_features = config.hole_predictor.pixel_features
-  _require(pixel_features == 0 or (pixel_features > 0
-                                   and config.hole_predictor.output_resolution == "full"),
-           "hole_predictor.pixel_features", pixel_features,
-           "must be 0, or positive with output_resolution='full'")
-  head_layers = config.hole_predictor.head_layers
-  _require(head_layers == 0 or (head_layers > 0
-                                and config.hole_predictor.output_resolution == "full"),
-           "hole_predictor.head_layers", head_layers,
-           "must be 0, or positive with output_resolution='full'")
+  full_resolution = config.hole_predictor.output_resolution == "full"
+  for field in ("pixel_features", "head_layers"):  # layers only 'full' outputs have
+    value = config.hole_predictor[field]
+    _require(value == 0 or (value > 0 and full_resolution), f"hole_predictor.{field}", value,
+             "must be 0, or positive with output_resolution='full'")
   _at_least(config, ["filler.harmonic_iterations", "hole_predictor.dilation"], 0)
   tolerance = config.filler.harmonic_tolerance
   _require(tolerance > 0, "filler.harmonic_tolerance", tolerance, "must be positive")

@@ -25,7 +25,7 @@ def _flow_order(layer: str) -> tuple[int, int, int]:
   stack = layer.rstrip("0123456789")
   index = int(layer[len(stack):] or 0)
   rank = list(_BLOCK_TYPES).index(stack)
-  if stack in ("pixel_prelu", "head_prelu"):  # pixel_conv0, pixel_prelu0, pixel_conv1, ...
+  if stack.endswith("_prelu"):  # pixel_conv0, pixel_prelu0, pixel_conv1, ...
     return rank - 1, index, 1
   return rank, index, 0
 

@@ -78,11 +78,6 @@ def _conv_prelu_layers(x, features, num_layers, dtype, prefix):
   return x
 
 
-def _pixel_branch(image, features, dtype):
-  """Two full-resolution 3x3 conv + PReLU layers on the raw pixels."""
-  return _conv_prelu_layers(image.astype(dtype), features, 2, dtype, "pixel")
-
-
 class HolePredictor(nn.Module):
   """Finds the holes in a corrupted image.
 
@@ -141,7 +136,9 @@ class HolePredictor(nn.Module):
       # The head also sees the raw pixels, so hole edges are placed to the pixel.
       x = jnp.concatenate([x, image.astype(x.dtype)], axis=-1)
       if self.pixel_features:
-        x = jnp.concatenate([x, _pixel_branch(image, self.pixel_features, self.dtype)], axis=-1)
+        pixels = _conv_prelu_layers(image.astype(self.dtype), self.pixel_features, 2,
+                                    self.dtype, "pixel")
+        x = jnp.concatenate([x, pixels], axis=-1)
       x = _conv_prelu_layers(x, self.base_width, self.head_layers, self.dtype, "head")
     return _head(x, 1, self.dtype).astype(jnp.float32)
 
