@@ -1,0 +1,33 @@
+"""benchmarks/filler_vs_first_guess.py's measures of smoothness and roughness."""
+
+import numpy as np
+
+from benchmarks import filler_vs_first_guess
+
+
+def _ramp_and_checkerboard(size=16, amplitude=0.1):
+  y, x = np.mgrid[:size, :size].astype(np.float32)
+  ramp = np.repeat(((x + 2 * y) / (3 * size))[None, ..., None], 3, axis=-1)
+  checkerboard = np.repeat((amplitude * (-1.0) ** (x + y))[None, ..., None], 3, axis=-1)
+  return ramp, checkerboard
+
+
+def test_a_linear_correction_is_smooth_and_grain_is_rough():
+  ramp, checkerboard = _ramp_and_checkerboard()
+  mask = np.zeros((1, 16, 16, 1), bool)
+  mask[:, 4:12, 4:12] = True
+  # A linear function has a zero Laplacian: a harmonic-like correction is not rough.
+  assert filler_vs_first_guess.hole_roughness(ramp, mask)[0] < 1e-6
+  # A +-a checkerboard has |Laplacian| 8a at every pixel.
+  np.testing.assert_allclose(filler_vs_first_guess.hole_roughness(checkerboard, mask),
+                             [0.8], rtol=1e-5)
+  # Only hole pixels count.
+  assert filler_vs_first_guess.hole_roughness(checkerboard, np.zeros_like(mask))[0] == 0
+
+
+def test_smoothness_grows_with_detail():
+  ramp, checkerboard = _ramp_and_checkerboard()
+  flat = np.full_like(ramp, 0.5)
+  values = filler_vs_first_guess.smoothness(np.concatenate([flat, ramp, ramp + checkerboard]))
+  assert values[0] == 0
+  assert 0 < values[1] < values[2]
