@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import ml_collections
+import numpy as np
 
 
 def load_config(path: str) -> ml_collections.ConfigDict:
@@ -25,3 +26,20 @@ def median_ms(call: Callable[[], object], runs: int, warmup: int = 0) -> float:
     call()
     times.append((time.perf_counter() - start) * 1e3)
   return statistics.median(times)
+
+
+def smoothness(images: np.ndarray) -> np.ndarray:
+  """Mean absolute difference between neighbouring pixels, per image (N, H, W, C)."""
+  return (np.abs(np.diff(images, axis=1)).mean(axis=(1, 2, 3))
+          + np.abs(np.diff(images, axis=2)).mean(axis=(1, 2, 3)))
+
+
+def hole_roughness(residual: np.ndarray, mask: np.ndarray) -> np.ndarray:
+  """Mean absolute 5-point Laplacian of `residual` (N, H, W, C) over hole pixels
+  (mask (N, H, W, 1)) away from the image border, per image."""
+  inner = residual[:, 1:-1, 1:-1]
+  laplacian = (residual[:, :-2, 1:-1] + residual[:, 2:, 1:-1] + residual[:, 1:-1, :-2]
+               + residual[:, 1:-1, 2:] - 4 * inner)
+  holes = mask[:, 1:-1, 1:-1].astype(np.float32)
+  return ((np.abs(laplacian) * holes).sum(axis=(1, 2, 3))
+          / np.maximum(holes.sum(axis=(1, 2, 3)) * residual.shape[-1], 1))

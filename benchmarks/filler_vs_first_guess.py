@@ -24,6 +24,7 @@ import numpy as np
 from absl import app, flags
 from PIL import Image
 
+from benchmarks.common import hole_roughness, smoothness
 from genfill_jax import baselines, inpaint, parallel, perceptual, pixels, runs
 from genfill_jax.data import loader
 
@@ -37,23 +38,6 @@ _SPLIT = flags.DEFINE_enum("split", "validation", ["validation", "test"], "Which
 _PNG = flags.DEFINE_string("png", None, "Write the worst examples here.")
 _WORST = flags.DEFINE_integer("worst", 3, "How many worst examples --png shows.")
 _JSON = flags.DEFINE_string("json", None, "Write the per-example figures here.")
-
-
-def smoothness(images: np.ndarray) -> np.ndarray:
-  """Mean absolute difference between neighbouring pixels, per image (N, H, W, C)."""
-  return (np.abs(np.diff(images, axis=1)).mean(axis=(1, 2, 3))
-          + np.abs(np.diff(images, axis=2)).mean(axis=(1, 2, 3)))
-
-
-def hole_roughness(residual: np.ndarray, mask: np.ndarray) -> np.ndarray:
-  """Mean absolute 5-point Laplacian of `residual` (N, H, W, C) over hole pixels
-  (mask (N, H, W, 1)) away from the image border, per image."""
-  inner = residual[:, 1:-1, 1:-1]
-  laplacian = (residual[:, :-2, 1:-1] + residual[:, 2:, 1:-1] + residual[:, 1:-1, :-2]
-               + residual[:, 1:-1, 2:] - 4 * inner)
-  holes = mask[:, 1:-1, 1:-1].astype(np.float32)
-  return ((np.abs(laplacian) * holes).sum(axis=(1, 2, 3))
-          / np.maximum(holes.sum(axis=(1, 2, 3)) * residual.shape[-1], 1))
 
 
 def main(argv):

@@ -1,8 +1,9 @@
-"""benchmarks/filler_vs_first_guess.py's measures of smoothness and roughness."""
+"""The measures of smoothness and roughness that benchmarks/common.py
+reports (benchmarks/common.py)."""
 
 import numpy as np
 
-from benchmarks import filler_vs_first_guess
+from benchmarks import common
 
 
 def _ramp_and_checkerboard(size=16, amplitude=0.1):
@@ -17,17 +18,17 @@ def test_a_linear_correction_is_smooth_and_grain_is_rough():
   mask = np.zeros((1, 16, 16, 1), bool)
   mask[:, 4:12, 4:12] = True
   # A linear function has a zero Laplacian: a harmonic-like correction is not rough.
-  assert filler_vs_first_guess.hole_roughness(ramp, mask)[0] < 1e-6
+  assert common.hole_roughness(ramp, mask)[0] < 1e-6
   # A +-a checkerboard has |Laplacian| 8a at every pixel.
-  np.testing.assert_allclose(filler_vs_first_guess.hole_roughness(checkerboard, mask),
+  np.testing.assert_allclose(common.hole_roughness(checkerboard, mask),
                              [0.8], rtol=1e-5)
   # Only hole pixels count.
-  assert filler_vs_first_guess.hole_roughness(checkerboard, np.zeros_like(mask))[0] == 0
+  assert common.hole_roughness(checkerboard, np.zeros_like(mask))[0] == 0
 
 
 def test_smoothness_grows_with_detail():
   ramp, checkerboard = _ramp_and_checkerboard()
   flat = np.full_like(ramp, 0.5)
-  values = filler_vs_first_guess.smoothness(np.concatenate([flat, ramp, ramp + checkerboard]))
+  values = common.smoothness(np.concatenate([flat, ramp, ramp + checkerboard]))
   assert values[0] == 0
   assert 0 < values[1] < values[2]
