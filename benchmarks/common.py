@@ -9,6 +9,8 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
+from genfill_jax.models import pull_push
+
 
 def load_config(path: str) -> ml_collections.ConfigDict:
   """get_config() of a file in configs/, e.g. 'configs/seed.py'."""
@@ -35,11 +37,10 @@ def smoothness(images: np.ndarray) -> np.ndarray:
 
 
 def hole_roughness(residual: np.ndarray, mask: np.ndarray) -> np.ndarray:
-  """Mean absolute 5-point Laplacian of `residual` (N, H, W, C) over hole pixels
-  (mask (N, H, W, 1)) away from the image border, per image."""
-  inner = residual[:, 1:-1, 1:-1]
-  laplacian = (residual[:, :-2, 1:-1] + residual[:, 2:, 1:-1] + residual[:, 1:-1, :-2]
-               + residual[:, 1:-1, 2:] - 4 * inner)
+  """Mean absolute 5-point Laplacian (the first guess's, `pull_push.neumann_laplacian`)
+  of `residual` (N, H, W, C) over hole pixels (mask (N, H, W, 1)) away from the
+  image border, per image."""
+  laplacian = np.asarray(pull_push.neumann_laplacian(residual))[:, 1:-1, 1:-1]
   holes = mask[:, 1:-1, 1:-1].astype(np.float32)
   return ((np.abs(laplacian) * holes).sum(axis=(1, 2, 3))
           / np.maximum(holes.sum(axis=(1, 2, 3)) * residual.shape[-1], 1))

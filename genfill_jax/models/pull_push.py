@@ -60,7 +60,7 @@ def harmonic_fill(image: jax.Array, hole_mask: jax.Array, iterations: int) -> ja
   return jax.lax.fori_loop(0, iterations, sweep, pull_push_fill(image, hole_mask))
 
 
-def _neumann_laplacian(x: jax.Array) -> jax.Array:
+def neumann_laplacian(x: jax.Array) -> jax.Array:
   """Sum of the 4 neighbours minus 4x, edges replicated (no flux across the border)."""
   return _neighbour_sum(x) - 4 * x
 
@@ -87,10 +87,10 @@ def harmonic_fill_cg(image: jax.Array, hole_mask: jax.Array, max_iterations: int
   tiny = jnp.finfo(jnp.float32).tiny
 
   def apply_operator(direction):  # A p: minus the Laplacian, restricted to the holes.
-    return -holes * _neumann_laplacian(direction)
+    return -holes * neumann_laplacian(direction)
 
   guess = pull_push_fill(image, holes)
-  residual = holes * _neumann_laplacian(guess)
+  residual = holes * neumann_laplacian(guess)
   squared = _per_channel_dot(residual, residual)
 
   def not_converged(carry):
