@@ -61,6 +61,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.large_crops_train_hole_predictor = False
   config.data.crop = "random_resized"  # 'random_resized' or 'resize' (squash whole image).
   config.data.crop_scale = (0.02, 1.0)  # Crop area range: a 512 px photo gives 72-512 px crops.
+  # Training crops only (evaluation keeps crop_scale, uniform): their area range
+  # (empty = crop_scale) and how it is drawn: 'uniform' (torchvision's; mostly
+  # large crops, shrunk 4-7x at 64 px) or 'log_uniform' (every zoom factor in
+  # the range equally often, so crops enlarged to the output size are common).
+  config.data.train_crop_scale = ()
+  config.data.train_crop_area_sampling = "uniform"
   # Decode a JPEG at 1/2, 1/4 or 1/8 scale when the crop still gets 2 decoded
   # pixels per output pixel (PIL draft): large photos cost little more than small.
   config.data.reduced_decoding = True

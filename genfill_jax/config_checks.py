@@ -21,6 +21,7 @@ CHOICES = {
     "platform": ("", "cpu", "gpu", "tpu"),
     "data.source": loader.SOURCES,
     "data.crop": datasets.CROPS,
+    "data.train_crop_area_sampling": datasets.CROP_AREA_SAMPLINGS,
     "holes.corruption": corruption.MODES,
     "holes.predictor_corruption": corruption.MODES,
     "train.recipe": recipes.RECIPES,
@@ -211,9 +212,12 @@ def _check_data(config: ml_collections.ConfigDict) -> None:
   data = config.data
   _at_least(config, ["data.examples_per_photo", "data.prefetch_batches"], 1)
   _at_least(config, ["data.num_workers", "data.color_jitter"], 0)
-  low, high = data.crop_scale
-  _require(0 < low <= high <= 1, "data.crop_scale", tuple(data.crop_scale),
-           "must be (low, high) with 0 < low <= high <= 1")
+  for field in ("crop_scale", "train_crop_scale"):
+    scale = tuple(data[field])
+    if field == "train_crop_scale" and not scale:
+      continue  # empty: training crops use data.crop_scale
+    _require(len(scale) == 2 and 0 < scale[0] <= scale[1] <= 1, f"data.{field}", scale,
+             "must be (low, high) with 0 < low <= high <= 1")
 
 
 def _check_holes(config: ml_collections.ConfigDict) -> None:

@@ -49,6 +49,8 @@ _ADDED_FIELDS = {
     "data.large_crop_every": 2,
     "data.large_crops_train_hole_predictor": True,
     "data.validation_dir": "",
+    "data.train_crop_scale": (),
+    "data.train_crop_area_sampling": "uniform",
     "data.builtin_validation_photos": ("stereo_motorcycle_left", "stereo_motorcycle_right"),
     "eval.split": "test",
     "eval.lpips_nets": (),

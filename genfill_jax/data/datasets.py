@@ -6,6 +6,8 @@ flip, colour, mask, noise) is drawn from that generator, so an example depends
 only on its key, never on worker processes or on what came before.
 """
 
+import copy
+import math
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -18,6 +20,7 @@ from genfill_jax import pixels
 from genfill_jax.data import corruption, holes, sources
 
 CROPS = ("random_resized", "resize")  # the choices of config.data.crop
+CROP_AREA_SAMPLINGS = ("uniform", "log_uniform")  # the choices of data.train_crop_area_sampling
 
 # Seed words that keep the different random streams of one run apart.
 TRAIN_STREAM, EVAL_STREAM = 1, 2
@@ -37,16 +40,42 @@ def _seed_sequence(seed_words: tuple, *purpose: int) -> np.random.SeedSequence:
   return np.random.SeedSequence([*seed_words, *purpose])
 
 
+class LogAreaRandomResizedCrop(transforms.RandomResizedCrop):
+  """RandomResizedCrop whose crop area is log-uniform in `scale`, not uniform.
+
+  Uniform areas are mostly large crops, shrunk a lot at small output sizes; a
+  log-uniform area gives every zoom factor between its ends the same share, so
+  crops smaller than the output (enlarged, smooth per pixel) are common too.
+  """
+
+  def make_params(self, flat_inputs):
+    low, high = (math.log(end) for end in self.scale)
+    area_fraction = math.exp(torch.empty(1).uniform_(low, high).item())
+    # torchvision's own draw (aspect ratio, position, fallback) at this one area.
+    fixed_area = copy.copy(self)
+    fixed_area.scale = (area_fraction, area_fraction)
+    return transforms.RandomResizedCrop.make_params(fixed_area, flat_inputs)
+
+
 def build_transform(data: ml_collections.ConfigDict, train: bool) -> transforms.Compose:
   """torchvision transforms to data.image_size: crop, then (training) flip and colour jitter.
 
   data.crop: 'random_resized' (a random area in data.crop_scale of the image,
   resized, as RandomResizedCrop does) or 'resize' (the whole image squashed to a
   square, as the original did). Evaluation crops too, with its own fixed seeds.
+  Training crops may draw their area differently: from data.train_crop_scale
+  (empty: data.crop_scale), uniformly or log-uniformly
+  (data.train_crop_area_sampling).
   """
   size = (data.image_size, data.image_size)
   if data.crop == "random_resized":
-    steps = [transforms.RandomResizedCrop(size, scale=tuple(data.crop_scale), antialias=True)]
+    scale = tuple(data.crop_scale)
+    crop_class = transforms.RandomResizedCrop
+    if train:
+      scale = tuple(data.train_crop_scale) or scale
+      if data.train_crop_area_sampling == "log_uniform":
+        crop_class = LogAreaRandomResizedCrop
+    steps = [crop_class(size, scale=scale, antialias=True)]
   else:  # 'resize'
     steps = [transforms.Resize(size, antialias=True)]
   if train and data.horizontal_flip:
