@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 import skimage.data
+import torch
 from etils import epath
 from PIL import Image
 
@@ -300,6 +301,43 @@ def test_decoded_sources_get_exactly_the_transforms_result(crop):
     got = datasets.crop_aware_example(lambda at_least: photo, transform, seed,
                                       config.data.image_size, reduced_decoding=True)
     np.testing.assert_array_equal(got, expected)
+
+
+def _crop_sides(transform, height, width, draws=1000):
+  crop, image = transform.transforms[0], torch.empty((3, height, width), dtype=torch.uint8)
+  sides = []
+  for seed in range(draws):
+    torch.manual_seed(seed)
+    box = crop.make_params([image])
+    sides.append(np.sqrt(box["height"] * box["width"]))
+  return np.array(sides)
+
+
+def test_log_uniform_training_crops_give_every_zoom_its_share_and_leave_evaluation_alone():
+  config = tiny.get_config()
+  config.data.image_size = 64
+  config.data.crop_scale = (0.02, 1.0)
+  uniform = _crop_sides(datasets.build_transform(config.data, train=True), 512, 512)
+  config.data.train_crop_scale = (0.002, 1.0)
+  config.data.train_crop_area_sampling = "log_uniform"
+  train_transform = datasets.build_transform(config.data, train=True)
+  log_uniform = _crop_sides(train_transform, 512, 512)
+  evaluation = _crop_sides(datasets.build_transform(config.data, train=False), 512, 512)
+
+  np.testing.assert_array_equal(evaluation, uniform)  # evaluation keeps crop_scale, uniform
+  assert uniform.min() >= np.sqrt(0.02) * 512 - 1 and (uniform < 64).mean() == 0
+  # log(area) uniform over [log 0.002, 0]: the median area is sqrt(0.002) of the
+  # image (a 107 px side), and areas below (64/512)^2 (enlarged crops) 33% of draws.
+  assert np.median(log_uniform) == pytest.approx(0.002**0.25 * 512, rel=0.1)
+  assert (log_uniform < 64).mean() == pytest.approx(np.log(0.002 / (64 / 512)**2)
+                                                     / np.log(0.002), abs=0.04)
+  assert log_uniform.min() >= np.sqrt(0.002) * 512 - 1
+  assert log_uniform.max() <= 512
+  photo = skimage.data.coffee()  # the decoded-source shortcut draws the same crop
+  for seed in range(3):
+    np.testing.assert_array_equal(
+        datasets.crop_aware_example(lambda at_least: photo, train_transform, seed, 64, True),
+        datasets.apply_transform(train_transform, photo, seed))
 
 
 def test_a_run_lists_each_folder_once_and_keeps_its_listing_when_the_folder_changes(
