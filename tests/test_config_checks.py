@@ -176,7 +176,8 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   del stored["hole_predictor"]["grow_threshold"]
   del stored["hole_predictor"]["head_layers"]
   for field in ("large_image_size", "large_batch_size", "large_crop_every",
-                "large_crops_train_hole_predictor"):
+                "large_crops_train_hole_predictor", "train_crop_scale",
+                "train_crop_area_sampling"):
     del stored["data"][field]
   (workdir / "config.json").write_text(json.dumps(stored))
   config = runs.load_config(str(workdir))
@@ -191,6 +192,8 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   assert config.data.large_image_size == 0  # one training size, as they trained
   # Multi-scale runs before the flag trained the hole predictor on every step.
   assert config.data.large_crops_train_hole_predictor
+  # Training crops as evaluation's, area uniform: torchvision's draw, as they trained.
+  assert config.data.train_crop_scale == () and config.data.train_crop_area_sampling == "uniform"
   assert config.inference == default.get_config().inference  # inference: today's settings
   assert "gan_start_step" not in config.train
 
