@@ -277,9 +277,6 @@ def test_a_large_jpeg_decoded_reduced_matches_the_full_decode_within_resampling_
   assert sources.read_image_file(source.path, lambda w, h: (w // 8, h // 8)).size == (300, 225)
   config = tiny.get_config()
   config.data.image_size = 64
-  # torchvision's area-uniform crops over 2-100%, as the tolerance was measured.
-  config.data.train_crop_scale = ()
-  config.data.train_crop_area_sampling = "uniform"
   transform = datasets.build_transform(config.data, train=True)
   for seed in range(6):
     full, reduced = (datasets.crop_aware_example(lambda at_least: source.load(0, at_least),
@@ -320,8 +317,6 @@ def test_log_uniform_training_crops_give_every_zoom_its_share_and_leave_evaluati
   config = tiny.get_config()
   config.data.image_size = 64
   config.data.crop_scale = (0.02, 1.0)
-  config.data.train_crop_scale = ()  # torchvision's draw first
-  config.data.train_crop_area_sampling = "uniform"
   uniform = _crop_sides(datasets.build_transform(config.data, train=True), 512, 512)
   config.data.train_crop_scale = (0.002, 1.0)
   config.data.train_crop_area_sampling = "log_uniform"
