@@ -1,0 +1,36 @@
+#!/bin/bash
+# Trains several filler-only recipe variants at once and collects their validation
+# evaluations: one line per variant in VARIANTS_FILE, "name --config.flag=value ...".
+# Meant for a machine with an accelerator and spare cores (the variants share it);
+# each run is `python main.py --config=configs/default.py` with the hole predictor
+# off (the filler trains on the true mask, so it learns the same without it).
+#
+#   bash benchmarks/recipe_sweep.sh benchmarks/recipe_sweep_1300.txt runs/sweep
+#
+# Writes RUNS_DIR/<name>/ (each run) and RUNS_DIR/<name>.json (its evaluation).
+set -u
+variants_file=${1:?usage: recipe_sweep.sh VARIANTS_FILE RUNS_DIR}
+runs_dir=${2:?usage: recipe_sweep.sh VARIANTS_FILE RUNS_DIR}
+python=${PYTHON:-python3}
+mkdir -p "$runs_dir"
+common=(--config=configs/default.py --config.train.hole_predictor_end_step=0
+        --config.train.eval_every_steps=100000 --config.train.checkpoint_every_steps=100000
+        "--config.eval.lpips_nets=('alexnet',)")
+
+run_variant() {
+  local name=$1; shift
+  "$python" main.py "${common[@]}" --workdir="$runs_dir/$name" "$@" \
+    > "$runs_dir/$name.log" 2>&1 || { echo "$name failed: see $runs_dir/$name.log"; return 1; }
+  cp "$runs_dir/$name"/eval/step_*_validation/metrics.json "$runs_dir/$name.json"
+}
+
+pids=()
+while read -r name args; do
+  [ -z "$name" ] && continue
+  # shellcheck disable=SC2086  # the flags are meant to split
+  run_variant "$name" $args &
+  pids+=($!)
+done < "$variants_file"
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+exit $status
