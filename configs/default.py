@@ -51,7 +51,7 @@ def get_config() -> ml_collections.ConfigDict:
   # smoother content a larger image has per pixel. 128 px with 4 crops is as
   # many pixels per step as 64 px with 16. Evaluation keeps image_size. A
   # quarter of the steps at 128 px: LPIPS 3-14% lower at 256 px on the
-  # validation photos, within 1.4% at 64 px (README, "Four rounds ago").
+  # validation photos, within 1.4% at 64 px (README, "Five rounds ago").
   # The large batch must divide over the devices (4: 1, 2 or 4 devices).
   config.data.large_image_size = 128
   config.data.large_batch_size = 4
@@ -68,7 +68,7 @@ def get_config() -> ml_collections.ConfigDict:
   # Log-uniform over 0.5-100% (a 512 px photo gives 36-512 px crops, 1 in 5
   # enlarged at 64 px) lowered the filler's validation LPIPS-AlexNet at 256 px
   # by 0.6-8.5% and at 128 px by 0.6-1.7% per family, 64 px by -2.1 to +0.6%;
-  # 0.2-100% cost 64 px 2-4% (README, "This round: training crops at every zoom").
+  # 0.2-100% cost 64 px 2-4% (README, "Previous round: training crops at every zoom").
   config.data.train_crop_scale = (0.005, 1.0)
   config.data.train_crop_area_sampling = "log_uniform"
   # Decode a JPEG at 1/2, 1/4 or 1/8 scale when the crop still gets 2 decoded
@@ -155,7 +155,7 @@ def get_config() -> ml_collections.ConfigDict:
   # (decay_steps=1100) it found holes worse, while a peak of 2e-3, 4e-3 or 8e-3
   # (1e-3 before) raised blind PSNR on the validation photos step by step (thin
   # strokes +0.31, +0.41, +0.76 dB; with head_layers=2 and 4e-3, +1.06 dB;
-  # README "Two rounds ago").
+  # README "Three rounds ago").
   config.optim.hole_predictor = adam(4e-3, 0.9, warmup=100, decay_steps=1500)
 
   config.distributed = ml_collections.ConfigDict()
