@@ -101,9 +101,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.recipe = "ours"  # 'ours' (below) or 'original' (seed.py's losses).
   # Total steps, sized so that the run fits 45 minutes on a 2-core CPU: 1600 steps
   # (earlier rounds) took 54:38 on a 2-core AMD EPYC, 1300 took 38:47. The cost:
-  # validation LPIPS-AlexNet 1.3-5.7% higher than 1600 steps' (test photos: -1.3
-  # to +1.9%), with the stronger adversarial terms below; in a GPU sweep they were
-  # within 0.8% (README, "This round: a recipe that fits 45 minutes").
+  # validation LPIPS-AlexNet 0.5-5.7% higher than 1600 steps' over two seeds (test
+  # photos: -1.3 to +1.9%), with the stronger adversarial terms below; in a GPU
+  # sweep they were within 0.8% (README, "This round: a recipe that fits 45 minutes").
   config.train.num_train_steps = 1300
   config.train.hole_predictor_end_step = 1300  # The predictor trains while step < this.
   config.train.filler_start_step = 0  # The filler trains from this step on.
