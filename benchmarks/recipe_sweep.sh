@@ -5,17 +5,23 @@
 # each run is `python main.py --config=configs/default.py` with the hole predictor
 # off (the filler trains on the true mask, so it learns the same without it).
 #
-#   bash benchmarks/recipe_sweep.sh benchmarks/recipe_sweep_1300.txt runs/sweep
+#   bash benchmarks/recipe_sweep.sh benchmarks/recipe_sweep_1300.txt runs/sweep \
+#     --config.loss.adversarial=0.1 --config.loss.feature_matching=1.0
 #
-# Writes RUNS_DIR/<name>/ (each run) and RUNS_DIR/<name>.json (its evaluation).
+# FLAGS after RUNS_DIR go to every variant, before the variant's own (the last
+# value of a flag wins). Writes RUNS_DIR/<name>/ (each run) and RUNS_DIR/<name>.json
+# (its evaluation).
 set -u
-variants_file=${1:?usage: recipe_sweep.sh VARIANTS_FILE RUNS_DIR}
-runs_dir=${2:?usage: recipe_sweep.sh VARIANTS_FILE RUNS_DIR}
+usage="usage: recipe_sweep.sh VARIANTS_FILE RUNS_DIR [FLAGS...]"
+variants_file=${1:?$usage}
+runs_dir=${2:?$usage}
+shift 2
+shared_flags=("$@")
 python=${PYTHON:-python3}
 mkdir -p "$runs_dir"
 common=(--config=configs/default.py --config.train.hole_predictor_end_step=0
         --config.train.eval_every_steps=100000 --config.train.checkpoint_every_steps=100000
-        "--config.eval.lpips_nets=('alexnet',)")
+        "--config.eval.lpips_nets=('alexnet',)" "${shared_flags[@]}")
 
 run_variant() {
   local name=$1; shift
