@@ -263,6 +263,8 @@ def _check_optimizers(config: ml_collections.ConfigDict) -> None:
 
 def _check_losses(config: ml_collections.ConfigDict) -> None:
   _at_least(config, [f"loss.{name}" for name in config.loss], 0)
+  _require(0 < config.loss.perceptual_fraction <= 1, "loss.perceptual_fraction",
+           config.loss.perceptual_fraction, "must be in (0, 1]")
 
 
 def _check_evaluation(config: ml_collections.ConfigDict) -> None:

@@ -83,6 +83,9 @@ class Ours:
   dice_weight: float
   patch_size: int  # the discriminator's patch: 2^num_downscales pixels
   perceptual: float = 0.0  # VGG16 feature loss of the composite (0: off)
+  # The share of each device's batch the VGG16 loss is taken on (the first
+  # examples: the batch is shuffled); 1 = all of it.
+  perceptual_fraction: float = 1.0
 
   def candidate(self, output: jax.Array, known: jax.Array, mask: jax.Array) -> jax.Array:
     """What the discriminator judges and inference returns: the output in the holes
@@ -119,7 +122,8 @@ class Ours:
     loss = self.l1_hole * hole_l1 + self.l1_known * known_l1
     metrics = {"filler/l1_hole": hole_l1, "filler/l1_known": known_l1}
     if self.perceptual:
-      feature_loss = perceptual.vgg_feature_loss(candidate, batch.image)
+      count = max(1, round(candidate.shape[0] * self.perceptual_fraction))
+      feature_loss = perceptual.vgg_feature_loss(candidate[:count], batch.image[:count])
       loss = loss + self.perceptual * feature_loss
       metrics["filler/perceptual"] = feature_loss
     if adversarial:
@@ -156,7 +160,8 @@ def _ours(config: ml_collections.ConfigDict) -> Ours:
               adversarial=weights.adversarial, feature_matching=weights.feature_matching,
               r1_gamma=weights.r1_gamma, dice_weight=weights.dice_weight,
               patch_size=2**config.discriminator.num_downscales,
-              perceptual=weights.perceptual)
+              perceptual=weights.perceptual,
+              perceptual_fraction=weights.perceptual_fraction)
 
 
 _BUILDERS = {"ours": _ours, "original": _original}

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genfill_jax import losses, recipes
+from genfill_jax import losses, perceptual, recipes
 from genfill_jax.pixels import SignedBatch
 from genfill_jax.train_step import cell_targets
 
@@ -320,6 +320,23 @@ def test_ours_discriminator_loss_without_gamma_never_computes_r1():
       real_logits, fake_logits, mask, jax.random.key(0), _never_called)
   np.testing.assert_allclose(loss, 2 * LOG2, rtol=1e-6)
   assert "discriminator/r1" not in metrics
+
+
+def test_filler_perceptual_loss_on_a_fraction_of_the_batch_uses_the_first_examples():
+  images = jax.random.uniform(jax.random.key(0), (4, 16, 16, 3), minval=-1.0, maxval=1.0)
+  mask = jnp.zeros((4, 16, 16, 1)).at[:, 4:12, 4:12].set(1.0)
+  batch = SignedBatch(image=images, filler_input=images, predictor_input=images, mask=mask)
+  output = -images  # every example differs in its hole
+  weights = dict(l1_hole=0.0, l1_known=0.0, perceptual=1.0)
+  full_recipe, half_recipe = _ours(**weights), _ours(**weights, perceptual_fraction=0.5)
+  candidate = full_recipe.candidate(output, images, mask)
+  _, full = full_recipe.filler_loss(output, candidate, batch, _never_called, False)
+  _, half = half_recipe.filler_loss(output, candidate, batch, _never_called, False)
+  np.testing.assert_allclose(full["filler/perceptual"],
+                             perceptual.vgg_feature_loss(candidate, images), rtol=1e-5)
+  np.testing.assert_allclose(half["filler/perceptual"],
+                             perceptual.vgg_feature_loss(candidate[:2], images[:2]), rtol=1e-5)
+  assert float(half["filler/perceptual"]) != float(full["filler/perceptual"])
 
 
 def _filler_case():
