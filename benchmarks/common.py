@@ -1,5 +1,6 @@
 """Helpers shared by the benchmark scripts."""
 
+import ast
 import importlib
 import statistics
 import time
@@ -16,6 +17,28 @@ def load_config(path: str) -> ml_collections.ConfigDict:
   """get_config() of a file in configs/, e.g. 'configs/seed.py'."""
   module = Path(path).with_suffix("").as_posix().replace("/", ".")
   return importlib.import_module(module).get_config()
+
+
+def apply_overrides(config: ml_collections.ConfigDict,
+                    overrides: list[str]) -> ml_collections.ConfigDict:
+  """Sets each 'section.field=value' of `overrides` in `config` (a Python literal
+  value, else the string) and returns it: `--set=loss.perceptual=0`."""
+  for override in overrides:
+    path, separator, text = override.partition("=")
+    if not separator:
+      raise ValueError(f"--set {override!r}: expected 'section.field=value'")
+    *sections, field = path.split(".")
+    node = config
+    for section in sections:
+      node = node[section]
+    if field not in node:
+      raise ValueError(f"--set {override!r}: the config has no field {path!r}")
+    try:
+      value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      value = text
+    node[field] = value
+  return config
 
 
 def median_ms(call: Callable[[], object], runs: int, warmup: int = 0) -> float:

@@ -1,7 +1,7 @@
 """ms per train step (all three players) in JAX and in the original's PyTorch step.
 
     python -m benchmarks.train_step [--config=configs/seed.py] [--runs=5] [--json=PATH]
-        [--peak_tflops=T]
+        [--peak_tflops=T] [--set=loss.perceptual_fraction=0.5 ...]
 
 For each config (default: tiny, default and seed): the compiled JAX step of the
 full GAN phase (hole predictor, discriminator and filler updated) on a cached
@@ -37,6 +37,8 @@ _JSON = flags.DEFINE_string("json", None, "Write the figures here as JSON.")
 _PEAK = flags.DEFINE_float("peak_tflops", 0.0, "Peak float32 TFLOP/s of the machine "
                            "(0: estimate for a CPU from /proc/cpuinfo).")
 _TORCH = flags.DEFINE_bool("torch", True, "Also time the PyTorch reference step.")
+_SET = flags.DEFINE_multi_string("set", [], "'section.field=value' set in every config "
+                                 "before measuring (repeatable).")
 
 
 
@@ -74,14 +76,16 @@ def time_torch_step(config, batch, warmup, runs) -> float:
   return common.median_ms(torch_original.torch_step(config, batch), runs, warmup)
 
 
-def measure(path: str, warmup: int, runs: int, peak: float, with_torch: bool) -> dict:
+def measure(path: str, warmup: int, runs: int, peak: float, with_torch: bool,
+            overrides: list[str]) -> dict:
   """One config's row: JAX and PyTorch ms/step, images/s, FLOP/s and their ratios."""
-  config = common.load_config(path)
+  config = common.apply_overrides(common.load_config(path), overrides)
   config.data.num_workers = 0
   batch = next(iter(loader.create_train_loader(config)))
   images = config.data.batch_size
   jax_ms, flops = time_jax_step(config, batch, warmup, runs)
-  row = dict(config=path, image_size=config.data.image_size, images_per_step=images,
+  row = dict(config=path, overrides=overrides, image_size=config.data.image_size,
+             images_per_step=images,
              backend=jax.default_backend(), devices=jax.device_count(),
              jax_ms_per_step=round(jax_ms, 2), jax_images_per_second=round(
                  images / jax_ms * 1e3, 2),
@@ -104,7 +108,7 @@ def main(argv):
         f"{'JAX/torch':>9} {'JAX img/s':>9} {'TFLOP/s':>8} {'of peak':>8}", flush=True)
   rows = []
   for path in _CONFIG.value:
-    row = measure(path, _WARMUP.value, _RUNS.value, peak, _TORCH.value)
+    row = measure(path, _WARMUP.value, _RUNS.value, peak, _TORCH.value, _SET.value)
     rows.append(row)
     print(f"{path:<22} {row['image_size']:>4} {row['images_per_step']:>5} "
           f"{row['jax_ms_per_step']:>9.1f} {row.get('torch_ms_per_step', float('nan')):>9.1f} "

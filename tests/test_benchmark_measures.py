@@ -2,6 +2,7 @@
 reports (benchmarks/common.py)."""
 
 import numpy as np
+import pytest
 
 from benchmarks import common
 
@@ -32,3 +33,16 @@ def test_smoothness_grows_with_detail():
   values = common.smoothness(np.concatenate([flat, ramp, ramp + checkerboard]))
   assert values[0] == 0
   assert 0 < values[1] < values[2]
+
+
+def test_overrides_set_literal_and_string_values_and_refuse_unknown_fields():
+  config = common.load_config("configs/default.py")
+  common.apply_overrides(config, ["loss.perceptual_fraction=0.25", "filler.res_block=conv",
+                                  "data.crop_scale=(0.1, 1.0)"])
+  assert config.loss.perceptual_fraction == 0.25
+  assert config.filler.res_block == "conv"
+  assert tuple(config.data.crop_scale) == (0.1, 1.0)
+  with pytest.raises(ValueError, match="no field 'loss.perceptual_weight'"):
+    common.apply_overrides(config, ["loss.perceptual_weight=1"])
+  with pytest.raises(ValueError, match="expected 'section.field=value'"):
+    common.apply_overrides(config, ["loss.perceptual"])
