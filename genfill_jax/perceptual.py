@@ -5,7 +5,8 @@ package (nothing is downloaded).
 ('alexnet') or LPIPS-VGG ('vgg16'): 0 for identical images, larger for less
 similar ones (Zhang et al. 2018, the learned linear layers on unit-normalised
 features, averaged over space and summed over layers). `vgg_feature_loss` is
-the training loss on the first VGG16 stages (relu1_2, relu2_2, relu3_3).
+the training loss on the first VGG16 stages (relu1_2, relu2_2, relu3_3);
+`gram_distance` compares the same features' co-occurrence (a style loss).
 """
 
 import functools
@@ -84,6 +85,36 @@ def _unit_channels(features: jax.Array) -> jax.Array:
   return features / (jnp.sqrt(jnp.sum(features**2, axis=-1, keepdims=True)) + 1e-10)
 
 
+def vgg_features(images: jax.Array) -> list[jax.Array]:
+  """Channel-normalised VGG16 features at relu1_2, relu2_2 and relu3_3 of images
+  in [-1, 1] (N, H, W, 3): unit vectors per position (zero where all are 0)."""
+  variables = jax.tree.map(jax.lax.stop_gradient, _vgg_stage_params())
+  return [_unit_channels(x) for x in _VGGStages().apply(variables, (images - _SHIFT) / _SCALE)]
+
+
+def feature_distance(features_a: list[jax.Array], features_b: list[jax.Array]) -> jax.Array:
+  """Sum over stages of the mean squared difference of `vgg_features`."""
+  return sum(jnp.mean(jnp.sum((x - y) ** 2, axis=-1))
+             for x, y in zip(features_a, features_b, strict=True))
+
+
+def _gram(features: jax.Array) -> jax.Array:
+  height, width = features.shape[1:3]
+  return jnp.einsum("nhwc,nhwd->ncd", features, features) / (height * width)
+
+
+def gram_distance(features_a: list[jax.Array], features_b: list[jax.Array]) -> jax.Array:
+  """Texture statistics: sum over stages of the L1 distance (summed over entries,
+  averaged over examples) between the Gram matrices of `vgg_features`, i.e. the
+  positions' mean outer product u u^T (trace 1 where features are non-zero).
+
+  A style loss (Gatys et al.; Liu et al. 2018 use it on hole composites): it
+  compares which features co-occur, not where, so blur and grain both cost.
+  """
+  return sum(jnp.mean(jnp.sum(jnp.abs(_gram(x) - _gram(y)), axis=(1, 2)))
+             for x, y in zip(features_a, features_b, strict=True))
+
+
 def vgg_feature_loss(a: jax.Array, b: jax.Array) -> jax.Array:
   """Sum over relu1_2, relu2_2, relu3_3 of the mean squared difference of the
   channel-normalised VGG16 features of images `a` and `b` in [-1, 1] (N, H, W, 3).
@@ -91,9 +122,4 @@ def vgg_feature_loss(a: jax.Array, b: jax.Array) -> jax.Array:
   LPIPS-VGG without its learned layer weights, on the first three stages: 0
   for identical images; the weights are constants of the compiled program.
   """
-  stages = _VGGStages()
-  variables = jax.tree.map(jax.lax.stop_gradient, _vgg_stage_params())
-  features_a = stages.apply(variables, (a - _SHIFT) / _SCALE)
-  features_b = stages.apply(variables, (b - _SHIFT) / _SCALE)
-  return sum(jnp.mean(jnp.sum((_unit_channels(x) - _unit_channels(y)) ** 2, axis=-1))
-             for x, y in zip(features_a, features_b, strict=True))
+  return feature_distance(vgg_features(a), vgg_features(b))

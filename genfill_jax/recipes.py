@@ -86,6 +86,7 @@ class Ours:
   # The share of each device's batch the VGG16 loss is taken on (the first
   # examples: the batch is shuffled); 1 = all of it.
   perceptual_fraction: float = 1.0
+  style: float = 0.0  # Gram (texture statistics) loss on the same VGG16 features (0: off)
 
   def candidate(self, output: jax.Array, known: jax.Array, mask: jax.Array) -> jax.Array:
     """What the discriminator judges and inference returns: the output in the holes
@@ -121,11 +122,18 @@ class Ours:
     hole_l1, known_l1 = losses.l1_in_holes_and_known(output, batch.image, batch.mask)
     loss = self.l1_hole * hole_l1 + self.l1_known * known_l1
     metrics = {"filler/l1_hole": hole_l1, "filler/l1_known": known_l1}
-    if self.perceptual:
+    if self.perceptual or self.style:
       count = max(1, round(candidate.shape[0] * self.perceptual_fraction))
-      feature_loss = perceptual.vgg_feature_loss(candidate[:count], batch.image[:count])
-      loss = loss + self.perceptual * feature_loss
-      metrics["filler/perceptual"] = feature_loss
+      candidate_features = perceptual.vgg_features(candidate[:count])
+      image_features = perceptual.vgg_features(batch.image[:count])
+      if self.perceptual:
+        feature_loss = perceptual.feature_distance(candidate_features, image_features)
+        loss = loss + self.perceptual * feature_loss
+        metrics["filler/perceptual"] = feature_loss
+      if self.style:
+        style_loss = perceptual.gram_distance(candidate_features, image_features)
+        loss = loss + self.style * style_loss
+        metrics["filler/style"] = style_loss
     if adversarial:
       fake_logits, fake_features = discriminate(candidate)
       _, real_features = discriminate(batch.image)
@@ -161,7 +169,7 @@ def _ours(config: ml_collections.ConfigDict) -> Ours:
               r1_gamma=weights.r1_gamma, dice_weight=weights.dice_weight,
               patch_size=2**config.discriminator.num_downscales,
               perceptual=weights.perceptual,
-              perceptual_fraction=weights.perceptual_fraction)
+              perceptual_fraction=weights.perceptual_fraction, style=weights.style)
 
 
 _BUILDERS = {"ours": _ours, "original": _original}

@@ -56,6 +56,7 @@ _ADDED_FIELDS = {
     "eval.lpips_nets": (),
     "loss.perceptual": 0.0,
     "loss.perceptual_fraction": 1.0,
+    "loss.style": 0.0,
     "hole_predictor.threshold": 0.5,
     "hole_predictor.dilation": 0,
     "hole_predictor.grow_threshold": 0.0,
