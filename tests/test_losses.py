@@ -339,6 +339,20 @@ def test_filler_perceptual_loss_on_a_fraction_of_the_batch_uses_the_first_exampl
   assert float(half["filler/perceptual"]) != float(full["filler/perceptual"])
 
 
+def test_filler_style_loss_is_the_gram_distance_of_the_composite_and_adds_to_the_loss():
+  images = jax.random.uniform(jax.random.key(1), (2, 16, 16, 3), minval=-1.0, maxval=1.0)
+  mask = jnp.zeros((2, 16, 16, 1)).at[:, 4:12, 4:12].set(1.0)
+  batch = SignedBatch(image=images, filler_input=images, predictor_input=images, mask=mask)
+  recipe = _ours(l1_hole=0.0, l1_known=0.0, perceptual=0.0, style=0.5)
+  candidate = recipe.candidate(-images, images, mask)
+  loss, metrics = recipe.filler_loss(-images, candidate, batch, _never_called, False)
+  expected = perceptual.gram_distance(perceptual.vgg_features(candidate),
+                                      perceptual.vgg_features(images))
+  np.testing.assert_allclose(metrics["filler/style"], expected, rtol=1e-5)
+  np.testing.assert_allclose(loss, 0.5 * expected, rtol=1e-5)
+  assert float(expected) > 0 and "filler/perceptual" not in metrics
+
+
 def _filler_case():
   """A 2x2 image with one hole pixel; output off by 2 in the hole, by 1 elsewhere."""
   image = jnp.zeros((1, 2, 2, 3))

@@ -86,3 +86,29 @@ def test_the_weights_loaded_first_inside_a_traced_function_are_reusable_outside_
   traced = jax.jit(perceptual.vgg_feature_loss)(images, images)  # loads the weights
   assert float(traced) == 0.0
   np.testing.assert_allclose(perceptual.lpips_distance("vgg16", images, images), 0, atol=1e-6)
+
+
+def test_gram_distance_ignores_where_features_are_and_sees_what_co_occurs():
+  features = perceptual.vgg_features(_signed(_photos(size=32)))
+  assert float(perceptual.gram_distance(features, features)) == 0.0
+  # The same features at other positions (a fixed shuffle of each map's pixels).
+  shuffled = []
+  for x in features:
+    flat = x.reshape(x.shape[0], -1, x.shape[-1])
+    order = np.random.default_rng(0).permutation(flat.shape[1])
+    shuffled.append(flat[:, order].reshape(x.shape))
+  np.testing.assert_allclose(perceptual.gram_distance(features, shuffled), 0.0, atol=1e-5)
+  assert float(perceptual.feature_distance(features, shuffled)) > 0.1
+  blurred = perceptual.vgg_features(
+      _signed(ndimage.gaussian_filter(_photos(size=32), sigma=(0, 1.5, 1.5, 0))))
+  assert float(perceptual.gram_distance(features, blurred)) > 1.0
+
+
+def test_gram_distance_of_images_has_finite_gradients_that_lead_towards_the_target():
+  target = perceptual.vgg_features(_signed(_photos(size=32)))
+  start = _signed(ndimage.gaussian_filter(_photos(size=32), sigma=(0, 2, 2, 0)))
+  loss_and_grad = jax.value_and_grad(
+      lambda x: perceptual.gram_distance(perceptual.vgg_features(x), target))
+  loss, gradient = loss_and_grad(jnp.asarray(start))
+  assert np.all(np.isfinite(gradient)) and float(jnp.abs(gradient).max()) > 0
+  assert float(loss_and_grad(start - 0.5 * gradient / jnp.abs(gradient).max())[0]) < loss
