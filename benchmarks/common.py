@@ -30,6 +30,8 @@ def apply_overrides(config: ml_collections.ConfigDict,
     *sections, field = path.split(".")
     node = config
     for section in sections:
+      if section not in node:
+        raise ValueError(f"--set {override!r}: the config has no section {section!r}")
       node = node[section]
     if field not in node:
       raise ValueError(f"--set {override!r}: the config has no field {path!r}")

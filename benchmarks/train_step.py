@@ -85,8 +85,7 @@ def measure(path: str, warmup: int, runs: int, peak: float, with_torch: bool,
   images = config.data.batch_size
   jax_ms, flops = time_jax_step(config, batch, warmup, runs)
   row = dict(config=path, overrides=overrides, image_size=config.data.image_size,
-             images_per_step=images,
-             backend=jax.default_backend(), devices=jax.device_count(),
+             images_per_step=images, backend=jax.default_backend(), devices=jax.device_count(),
              jax_ms_per_step=round(jax_ms, 2), jax_images_per_second=round(
                  images / jax_ms * 1e3, 2),
              flops_per_step=flops, achieved_tflops=round(flops / jax_ms / 1e9, 4),

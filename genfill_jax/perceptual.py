@@ -4,9 +4,11 @@ package (nothing is downloaded).
 `lpips_distance(net, a, b)` compares images in [0, 1] with LPIPS-AlexNet
 ('alexnet') or LPIPS-VGG ('vgg16'): 0 for identical images, larger for less
 similar ones (Zhang et al. 2018, the learned linear layers on unit-normalised
-features, averaged over space and summed over layers). `vgg_feature_loss` is
-the training loss on the first VGG16 stages (relu1_2, relu2_2, relu3_3);
-`gram_distance` compares the same features' co-occurrence (a style loss).
+features, averaged over space and summed over layers). For training,
+`vgg_features` gives the first VGG16 stages (relu1_2, relu2_2, relu3_3) once, and
+`feature_distance` (the perceptual loss) and `gram_distance` (a style loss: which
+features co-occur) compare them; `vgg_feature_loss` is the perceptual loss of two
+images in one call.
 """
 
 import functools

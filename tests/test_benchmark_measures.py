@@ -44,5 +44,7 @@ def test_overrides_set_literal_and_string_values_and_refuse_unknown_fields():
   assert tuple(config.data.crop_scale) == (0.1, 1.0)
   with pytest.raises(ValueError, match="no field 'loss.perceptual_weight'"):
     common.apply_overrides(config, ["loss.perceptual_weight=1"])
+  with pytest.raises(ValueError, match="no section 'losses'"):
+    common.apply_overrides(config, ["losses.perceptual=1"])
   with pytest.raises(ValueError, match="expected 'section.field=value'"):
     common.apply_overrides(config, ["loss.perceptual"])
