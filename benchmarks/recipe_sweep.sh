@@ -10,7 +10,9 @@
 #
 # FLAGS after RUNS_DIR go to every variant, before the variant's own (the last
 # value of a flag wins). Writes RUNS_DIR/<name>/ (each run) and RUNS_DIR/<name>.json
-# (its evaluation).
+# (its evaluation). With PROBE_DIR set (a folder of images in no split, e.g. a
+# colour wheel), each trained run is also evaluated on it, on PROBE_FAMILIES
+# (default box, medium, thick), into RUNS_DIR/<name>_probe.json.
 set -u
 usage="usage: recipe_sweep.sh VARIANTS_FILE RUNS_DIR [FLAGS...]"
 variants_file=${1:?$usage}
@@ -28,6 +30,15 @@ run_variant() {
   "$python" main.py "${common[@]}" --workdir="$runs_dir/$name" "$@" \
     > "$runs_dir/$name.log" 2>&1 || { echo "$name failed: see $runs_dir/$name.log"; return 1; }
   cp "$runs_dir/$name"/eval/step_*_validation/metrics.json "$runs_dir/$name.json"
+  [ -z "${PROBE_DIR:-}" ] && return 0
+  # The probe folder stands in for the validation photos; the training folder
+  # is only read by the config check, so the probe serves as that too.
+  "$python" main.py "${common[@]}" --workdir="$runs_dir/$name" "$@" --mode=eval \
+    --config.data.source=folder --config.data.train_dir="$PROBE_DIR" \
+    --config.data.validation_dir="$PROBE_DIR" \
+    "--config.eval.families=${PROBE_FAMILIES:-('box','medium','thick')}" \
+    > "$runs_dir/${name}_probe.log" 2>&1 || { echo "$name probe failed"; return 1; }
+  cp "$runs_dir/$name"/eval/step_*_validation/metrics.json "$runs_dir/${name}_probe.json"
 }
 
 pids=()

@@ -76,6 +76,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.reduced_decoding = True
   config.data.horizontal_flip = True  # Random left-right flips in training.
   config.data.color_jitter = 0.1  # Brightness, contrast, saturation +-10%; 0 = off.
+  # Colour for a mostly gray training set (genfill_jax/data/colour.py): a random hue
+  # rotation of each crop, up to +-hue_rotation turns (0 = off, 0.5 = any hue), with
+  # its saturation scaled by a factor in [1 / saturation_scale, saturation_scale];
+  # and a duotone tint (two random colours) of gray crops, with this probability.
+  config.data.hue_rotation = 0.0
+  config.data.saturation_scale = 1.0
+  config.data.gray_tint_probability = 0.0
   config.data.num_workers = 2  # DataLoader worker processes (0 = in the main process).
   config.data.prefetch_batches = 2  # Batches each worker prepares ahead.
 

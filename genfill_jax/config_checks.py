@@ -211,7 +211,11 @@ def _check_builtin_splits(data: ml_collections.ConfigDict) -> None:
 def _check_data(config: ml_collections.ConfigDict) -> None:
   data = config.data
   _at_least(config, ["data.examples_per_photo", "data.prefetch_batches"], 1)
-  _at_least(config, ["data.num_workers", "data.color_jitter"], 0)
+  _at_least(config, ["data.num_workers", "data.color_jitter", "data.hue_rotation"], 0)
+  _at_least(config, ["data.saturation_scale"], 1.0)
+  _require(data.hue_rotation <= 0.5, "data.hue_rotation", data.hue_rotation,
+           "must be at most 0.5 (turns: 0.5 already reaches every hue)")
+  _fraction(config, ["data.gray_tint_probability"])
   for field in ("crop_scale", "train_crop_scale"):
     scale = tuple(data[field])
     if field == "train_crop_scale" and not scale:

@@ -17,7 +17,7 @@ import torch
 from torchvision.transforms import v2 as transforms
 
 from genfill_jax import pixels
-from genfill_jax.data import corruption, holes, sources
+from genfill_jax.data import colour, corruption, holes, sources
 
 CROPS = ("random_resized", "resize")  # the choices of config.data.crop
 CROP_AREA_SAMPLINGS = ("uniform", "log_uniform")  # the choices of data.train_crop_area_sampling
@@ -58,14 +58,17 @@ class LogAreaRandomResizedCrop(transforms.RandomResizedCrop):
 
 
 def build_transform(data: ml_collections.ConfigDict, train: bool) -> transforms.Compose:
-  """torchvision transforms to data.image_size: crop, then (training) flip and colour jitter.
+  """torchvision transforms to data.image_size: crop, then (training) flip and colour changes.
 
   data.crop: 'random_resized' (a random area in data.crop_scale of the image,
   resized, as RandomResizedCrop does) or 'resize' (the whole image squashed to a
   square, as the original did). Evaluation crops too, with its own fixed seeds.
   Training crops may draw their area differently: from data.train_crop_scale
   (empty: data.crop_scale), uniformly or log-uniformly
-  (data.train_crop_area_sampling).
+  (data.train_crop_area_sampling). Training colour changes, in order: jitter
+  (data.color_jitter), a hue rotation and saturation scale (data.hue_rotation,
+  data.saturation_scale) and a duotone tint of gray crops
+  (data.gray_tint_probability; `colour.py`).
   """
   size = (data.image_size, data.image_size)
   if data.crop == "random_resized":
@@ -84,6 +87,10 @@ def build_transform(data: ml_collections.ConfigDict, train: bool) -> transforms.
     strength = data.color_jitter
     # No hue jitter: its HSV round trip costs more than the rest of the example.
     steps.append(transforms.ColorJitter(strength, strength, strength))
+  if train and (data.hue_rotation > 0 or data.saturation_scale > 1):
+    steps.append(colour.RandomHueRotation(data.hue_rotation, data.saturation_scale))
+  if train and data.gray_tint_probability > 0:
+    steps.append(colour.RandomGrayTint(data.gray_tint_probability))
   return transforms.Compose(steps)
 
 
@@ -159,7 +166,7 @@ def crop_aware_example(load, transform: transforms.Compose, seed: int, size: int
     tensor = transforms.functional.resized_crop(
         tensor, top, left, height, width, [size, size], interpolation=first.interpolation,
         antialias=first.antialias)
-    for step in rest:  # flip, colour jitter (training)
+    for step in rest:  # flip, colour changes (training)
       tensor = step(tensor)
   return tensor.permute(1, 2, 0).numpy()
 

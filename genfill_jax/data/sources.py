@@ -14,11 +14,14 @@ import numpy as np
 from etils import epath
 from PIL import ExifTags, Image, ImageOps
 
+from genfill_jax.data import colour
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 # Photographs that ship inside scikit-image (nothing is downloaded), loaded
 # with `getattr(skimage.data, name)()`, and the two views of its stereo pair.
-# Gray ones are converted to RGB.
+# Gray ones are converted to RGB. 'smooth_colour_<k>' (any k >= 0) is not a
+# photo but a synthetic field of smooth saturated colour (`colour.py`), image k.
 STEREO_VIEWS = {"stereo_motorcycle_left": 0, "stereo_motorcycle_right": 1}
 BUILTIN_PHOTOS = (
     "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins",
@@ -30,7 +33,8 @@ BUILTIN_PHOTOS = (
 # A built-in photo may be named with a band of its columns, as fractions of its
 # width: 'camera@0.75:1' is the right quarter of 'camera'. The rest of the photo
 # ('camera@0:0.75') can then train while the band validates.
-_COLUMN_BAND = re.compile(r"^(?P<photo>[a-z_]+)(@(?P<start>[0-9.]+):(?P<stop>[0-9.]+))?$")
+_COLUMN_BAND = re.compile(r"^(?P<photo>[a-z_]+[0-9]*)(@(?P<start>[0-9.]+):(?P<stop>[0-9.]+))?$")
+_SMOOTH_COLOUR = re.compile(r"^smooth_colour_(?P<seed>[0-9]+)$")
 
 
 class PhotoPart(NamedTuple):
@@ -47,9 +51,11 @@ class PhotoPart(NamedTuple):
 def parse_builtin_name(name: str) -> PhotoPart:
   """'camera' or 'camera@0.75:1' -> PhotoPart; ValueError for anything else."""
   match = _COLUMN_BAND.match(name)
-  if match is None or match["photo"] not in BUILTIN_PHOTOS:
+  if match is None or (match["photo"] not in BUILTIN_PHOTOS
+                       and not _SMOOTH_COLOUR.match(match["photo"])):
     raise ValueError(f"{name!r} is not a built-in photo (one of {BUILTIN_PHOTOS}, "
-                     "optionally with a band of columns, e.g. 'camera@0.75:1')")
+                     "or 'smooth_colour_<k>', optionally with a band of columns, "
+                     "e.g. 'camera@0.75:1')")
   if match["start"] is None:
     return PhotoPart(match["photo"])
   try:
@@ -181,7 +187,7 @@ class FolderSource:
 
 
 class BuiltinSource:
-  """Named photographs from `skimage.data`, decoded once and kept in memory."""
+  """Named photos from `skimage.data` or synthetic 'smooth_colour_<k>' images, in memory."""
 
   def __init__(self, photo_names: Sequence[str]):
     import skimage.data  # a slow import, needed only here
@@ -190,7 +196,10 @@ class BuiltinSource:
     self._images = []
     for name in self.names:
       part = parse_builtin_name(name)
-      if part.photo in STEREO_VIEWS:
+      smooth_colour = _SMOOTH_COLOUR.match(part.photo)
+      if smooth_colour:
+        array = colour.smooth_colour_field(int(smooth_colour["seed"]))
+      elif part.photo in STEREO_VIEWS:
         array = np.asarray(skimage.data.stereo_motorcycle()[STEREO_VIEWS[part.photo]])
       else:
         array = np.asarray(getattr(skimage.data, part.photo)())
