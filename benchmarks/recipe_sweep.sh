@@ -20,6 +20,8 @@ runs_dir=${2:?$usage}
 shift 2
 shared_flags=("$@")
 python=${PYTHON:-python3}
+# The variants share one accelerator: JAX must not take 75% of its memory per process.
+export XLA_PYTHON_CLIENT_PREALLOCATE=${XLA_PYTHON_CLIENT_PREALLOCATE:-false}
 mkdir -p "$runs_dir"
 common=(--config=configs/default.py --config.train.hole_predictor_end_step=0
         --config.train.eval_every_steps=100000 --config.train.checkpoint_every_steps=100000
