@@ -26,6 +26,11 @@ def get_config():
   # Multi-scale training is measured at 64/128 px on the CPU only, and
   # benchmarks/tpu_compile.py does not compile its large steps: off here.
   config.data.large_image_size = 0
+  # The default's hue rotation makes up for the built-in photos' lack of colour; a
+  # folder of colour photos has it, and an any-hue rotation would paint purple
+  # grass into it. Unmeasured here: off.
+  config.data.hue_rotation = 0.0
+  config.data.saturation_scale = 1.0
   config.data.examples_per_photo = 1000
   config.hole_predictor.num_downscales = 4
   config.hole_predictor.base_width = 32

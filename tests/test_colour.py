@@ -99,7 +99,7 @@ def test_training_crops_get_the_colour_changes_and_evaluation_does_not():
       datasets.crop_aware_example(lambda at_least: camera, train, 3, 32, True), crops[3])
 
 
-def test_smooth_colour_images_are_smooth_saturated_fixed_by_their_seed_and_built_in():
+def test_smooth_colour_images_and_the_colour_wheel_are_built_in_images():
   field = colour.smooth_colour_field(3, size=256)
   assert field.shape == (256, 256, 3) and field.dtype == np.uint8
   np.testing.assert_array_equal(field, colour.smooth_colour_field(3, size=256))
@@ -108,9 +108,10 @@ def test_smooth_colour_images_are_smooth_saturated_fixed_by_their_seed_and_built
   # Smooth: neighbouring pixels differ by a few levels, far less than a photo's texture.
   step = np.abs(np.diff(field.astype(np.int16), axis=1))
   assert np.percentile(step, 99) <= 6
-  source = sources.BuiltinSource(["smooth_colour_3", "smooth_colour_3@0:0.5"])
+  source = sources.BuiltinSource(["smooth_colour_3", "smooth_colour_3@0:0.5", "colorwheel"])
   np.testing.assert_array_equal(source.load(0), colour.smooth_colour_field(3))
   assert source.load(1).shape == (512, 256, 3)
+  np.testing.assert_array_equal(source.load(2), skimage.data.colorwheel())  # the probe
   for bad in ("smooth_colour", "smooth_colour_x", "colour_3"):
     with pytest.raises(ValueError, match="built-in photo"):
       sources.parse_builtin_name(bad)

@@ -20,11 +20,12 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 # Photographs that ship inside scikit-image (nothing is downloaded), loaded
 # with `getattr(skimage.data, name)()`, and the two views of its stereo pair.
-# Gray ones are converted to RGB. 'smooth_colour_<k>' (any k >= 0) is not a
-# photo but a synthetic field of smooth saturated colour (`colour.py`), image k.
+# Gray ones are converted to RGB. 'colorwheel' is synthetic (a hue wheel, in
+# no split by default: a probe of smooth saturated colour); so is
+# 'smooth_colour_<k>' (any k >= 0), a field of smooth saturated colour (`colour.py`).
 STEREO_VIEWS = {"stereo_motorcycle_left": 0, "stereo_motorcycle_right": 1}
 BUILTIN_PHOTOS = (
-    "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins",
+    "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel",
     "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "moon", "page",
     "retina", "rocket", "text", *STEREO_VIEWS,
 )
