@@ -212,7 +212,8 @@ def _check_data(config: ml_collections.ConfigDict) -> None:
   data = config.data
   _at_least(config, ["data.examples_per_photo", "data.prefetch_batches"], 1)
   _at_least(config, ["data.num_workers", "data.color_jitter", "data.hue_rotation"], 0)
-  _at_least(config, ["data.saturation_scale"], 1.0)
+  _require(data.saturation_scale >= 1, "data.saturation_scale", data.saturation_scale,
+           "must be >= 1 (a factor and its inverse bound the scale)")
   _require(data.hue_rotation <= 0.5, "data.hue_rotation", data.hue_rotation,
            "must be at most 0.5 (turns: 0.5 already reaches every hue)")
   _fraction(config, ["data.gray_tint_probability"])

@@ -40,6 +40,9 @@ def test_the_hue_matrix_keeps_luminance_and_gray_and_turns_hue_by_the_angle():
   # A third of a turn applied three times is the identity; half a turn twice, too.
   third = colour.hue_saturation_matrix(2 * np.pi / 3, 1.0)
   np.testing.assert_allclose(third @ third @ third, np.eye(3), atol=1e-9)
+  half = colour.hue_saturation_matrix(np.pi, 1.0)
+  np.testing.assert_allclose(half @ half, np.eye(3), atol=1e-9)
+  assert np.abs(half - np.eye(3)).max() > 0.5  # and half a turn alone is no identity
   # Saturation 0 makes every colour its gray.
   gray = rgb @ colour.hue_saturation_matrix(1.0, 0.0).T
   np.testing.assert_allclose(gray, np.repeat((rgb @ colour.LUMINANCE)[:, None], 3, 1),
@@ -76,16 +79,25 @@ def test_gray_tint_recolours_gray_crops_only_as_a_duotone_of_their_levels():
     slope, offset = np.polyfit(level, values, 1)
     assert np.abs(values - (slope * level + offset)).max() <= 1.0
   # Brighter gray stays brighter: the light colour has the higher luminance.
-  assert np.polyfit(level, _luminance(tinted).ravel(), 1)[0] >= 0
+  # (Two colours of about equal luminance give a slope near 0, up to rounding.)
+  slopes = [np.polyfit(level, _luminance(_hwc(always(_chw(camera)))).ravel(), 1)[0]
+            for _ in range(20)]
+  assert min(slopes) > -0.05 and np.median(slopes) > 0.1
   np.testing.assert_array_equal(_hwc(always(_chw(astronaut))), astronaut)
+  # Gray means every pixel's channels within GRAY_TOLERANCE levels of each other.
+  almost_gray, barely_colour = camera.copy(), camera.copy()
+  almost_gray[0, 0, 0] = min(255, int(camera[0, 0, 0]) + colour.GRAY_TOLERANCE)
+  barely_colour[0, 0, 0] = min(255, int(camera[0, 0, 0]) + colour.GRAY_TOLERANCE + 1)
+  assert _chroma(_hwc(always(_chw(almost_gray)))).mean() > 10
+  np.testing.assert_array_equal(_hwc(always(_chw(barely_colour))), barely_colour)
   never = colour.RandomGrayTint(0.0)
   np.testing.assert_array_equal(_hwc(never(_chw(camera))), camera)
 
 
 def test_training_crops_get_the_colour_changes_and_evaluation_does_not():
   config = tiny.get_config()
-  config.data.image_size = 32
   config.data.color_jitter = 0.0
+  config.data.horizontal_flip = False
   config.data.gray_tint_probability = 1.0
   camera = np.repeat(skimage.data.camera()[..., None], 3, axis=-1)
   train = datasets.build_transform(config.data, train=True)
@@ -97,6 +109,21 @@ def test_training_crops_get_the_colour_changes_and_evaluation_does_not():
   # The crop-aware path (decoded sources) gets exactly the same examples.
   np.testing.assert_array_equal(
       datasets.crop_aware_example(lambda at_least: camera, train, 3, 32, True), crops[3])
+  # The hue rotation: a colour photo's crops keep their luminance and change hue,
+  # against the same crops without it.
+  astronaut = skimage.data.astronaut()
+  config.data.gray_tint_probability = 0.0
+  plain = datasets.build_transform(config.data, train=True)
+  config.data.hue_rotation, config.data.saturation_scale = 0.5, 1.5
+  turned = datasets.build_transform(config.data, train=True)
+  for seed in range(4):
+    before = datasets.apply_transform(plain, astronaut, seed)
+    after = datasets.apply_transform(turned, astronaut, seed)
+    np.testing.assert_array_equal(
+        after, datasets.crop_aware_example(lambda at_least: astronaut, turned, seed, 32, True))
+    assert np.median(np.abs(_luminance(after) - _luminance(before))) < 1.0
+    assert np.abs(after.astype(int) - before).mean() > 1
+  assert _chroma(datasets.apply_transform(evaluation, astronaut, 0)).mean() > 0
 
 
 def test_smooth_colour_images_and_the_colour_wheel_are_built_in_images():
@@ -112,7 +139,7 @@ def test_smooth_colour_images_and_the_colour_wheel_are_built_in_images():
   np.testing.assert_array_equal(source.load(0), colour.smooth_colour_field(3))
   assert source.load(1).shape == (512, 256, 3)
   np.testing.assert_array_equal(source.load(2), skimage.data.colorwheel())  # the probe
-  for bad in ("smooth_colour", "smooth_colour_x", "colour_3"):
+  for bad in ("smooth_colour", "smooth_colour_x", "colour_3", "smooth_colour_03"):
     with pytest.raises(ValueError, match="built-in photo"):
       sources.parse_builtin_name(bad)
 

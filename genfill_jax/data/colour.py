@@ -26,7 +26,8 @@ GRAY_TOLERANCE = 2
 def hue_saturation_matrix(angle: float, saturation: float) -> np.ndarray:
   """The 3x3 RGB matrix that turns hue by `angle` radians and scales saturation.
 
-  Luminance is kept exactly: gray pixels map to themselves for any angle.
+  Luminance is kept exactly (before clipping to the colour range): gray pixels
+  map to themselves for any angle.
   """
   cos, sin = np.cos(angle), np.sin(angle)
   turn = np.array([[1, 0, 0],
@@ -47,7 +48,7 @@ def _uniform(low: float, high: float) -> float:
 
 
 class RandomHueRotation:
-  """Turns the hue of the whole crop by a random angle, keeping its luminance.
+  """Turns the hue of the whole crop by a random angle, keeping its luminance (up to clipping).
 
   turns: the angle is uniform in +-turns of a full circle (0.5: any hue).
   saturation: the crop's saturation is scaled by a factor log-uniform in
@@ -71,10 +72,10 @@ def random_tint_colours() -> tuple[np.ndarray, np.ndarray]:
 
 
 class RandomGrayTint:
-  """Recolours a gray crop, with `probability`, as a duotone: black -> one random
-  colour, white -> another (the brighter one), gray levels in between.
+  """Recolours a gray crop, with `probability`, as a duotone of two random colours.
 
-  Colour crops are left alone. Smooth gray regions become smooth saturated
+  Black becomes the darker colour, white the brighter one, gray levels lie in
+  between. Colour crops are left alone. Smooth gray regions become smooth saturated
   colour, which the built-in colour photos have little of.
   """
 
@@ -82,7 +83,8 @@ class RandomGrayTint:
     self.probability = probability
 
   def __call__(self, image: torch.Tensor) -> torch.Tensor:
-    # Drawn for every crop, so that a crop's other draws do not depend on its colour.
+    # Every crop makes the same draws, tinted or not, so that the number of draws
+    # per example is fixed whatever the crops look like.
     tint = _uniform(0, 1) < self.probability
     dark, light = random_tint_colours()
     spread = int((image.amax(dim=0).to(torch.int16) - image.amin(dim=0)).max())

@@ -35,7 +35,8 @@ BUILTIN_PHOTOS = (
 # width: 'camera@0.75:1' is the right quarter of 'camera'. The rest of the photo
 # ('camera@0:0.75') can then train while the band validates.
 _COLUMN_BAND = re.compile(r"^(?P<photo>[a-z_]+[0-9]*)(@(?P<start>[0-9.]+):(?P<stop>[0-9.]+))?$")
-_SMOOTH_COLOUR = re.compile(r"^smooth_colour_(?P<seed>[0-9]+)$")
+# One spelling per image ('smooth_colour_3', never '_03'): splits compare names.
+_SMOOTH_COLOUR = re.compile(r"^smooth_colour_(?P<seed>0|[1-9][0-9]*)$")
 
 
 class PhotoPart(NamedTuple):
