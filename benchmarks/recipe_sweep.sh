@@ -12,7 +12,8 @@
 # value of a flag wins). Writes RUNS_DIR/<name>/ (each run) and RUNS_DIR/<name>.json
 # (its evaluation). With PROBE_DIR set (a folder of images in no split, e.g. a
 # colour wheel), each trained run is also evaluated on it, on PROBE_FAMILIES
-# (default box, medium, thick), into RUNS_DIR/<name>_probe.json.
+# (default box, medium, thick), into RUNS_DIR/<name>_probe.json (and the run's
+# eval/step_<N>_probe).
 set -u
 usage="usage: recipe_sweep.sh VARIANTS_FILE RUNS_DIR [FLAGS...]"
 variants_file=${1:?$usage}
