@@ -13,7 +13,7 @@
 # (its evaluation). With PROBE_DIR set (a folder of images in no split, e.g. a
 # colour wheel), each trained run is also evaluated on it, on PROBE_FAMILIES
 # (default box, medium, thick), into RUNS_DIR/<name>_probe.json (and the run's
-# eval/step_<N>_probe).
+# eval/step_<N>_validation_<probe folder>).
 set -u
 usage="usage: recipe_sweep.sh VARIANTS_FILE RUNS_DIR [FLAGS...]"
 variants_file=${1:?$usage}
@@ -35,21 +35,16 @@ run_variant() {
   cp "$runs_dir/$name"/eval/step_*_validation/metrics.json "$runs_dir/$name.json"
   [ -z "${PROBE_DIR:-}" ] && return 0
   # The probe folder stands in for the validation photos (the training folder is
-  # only read by the config check, so it serves as that too). Its evaluation
-  # writes where the photos' went, so theirs moves aside meanwhile and the
-  # probe's ends in eval/step_<N>_probe.
-  local photos=("$runs_dir/$name"/eval/step_*_validation)
-  mv "${photos[0]}" "${photos[0]}.photos"
+  # only read by the config check, so it serves as that too); on other images
+  # than the run's own, the evaluation goes to eval/step_<N>_validation_<folder>.
   "$python" main.py "${common[@]}" --workdir="$runs_dir/$name" "$@" --mode=eval \
     --config.data.source=folder --config.data.train_dir="$PROBE_DIR" \
     --config.data.validation_dir="$PROBE_DIR" \
     "--config.eval.families=${PROBE_FAMILIES:-('box','medium','thick')}" \
-    > "$runs_dir/${name}_probe.log" 2>&1
-  local probe_status=$?
-  [ -d "${photos[0]}" ] && mv "${photos[0]}" "${photos[0]%_validation}_probe"
-  mv "${photos[0]}.photos" "${photos[0]}"
-  [ $probe_status -eq 0 ] || { echo "$name probe failed: see $runs_dir/${name}_probe.log"; return 1; }
-  cp "${photos[0]%_validation}_probe/metrics.json" "$runs_dir/${name}_probe.json"
+    > "$runs_dir/${name}_probe.log" 2>&1 \
+    || { echo "$name probe failed: see $runs_dir/${name}_probe.log"; return 1; }
+  cp "$runs_dir/$name"/eval/step_*_validation_"$(basename "$PROBE_DIR")"/metrics.json \
+    "$runs_dir/${name}_probe.json"
 }
 
 pids=()

@@ -9,7 +9,9 @@ fill and the better OpenCV method, with bootstrap intervals over examples.
 """
 
 import functools
+import hashlib
 import json
+import re
 
 import jax
 import ml_collections
@@ -235,14 +237,37 @@ def save_preview(preview: dict, path: epath.Path, rows: int) -> None:
     Image.fromarray(grid.astype(np.uint8)).save(stream, format="PNG")
 
 
+def _split_images(config: ml_collections.ConfigDict, split: str) -> tuple[str, ...]:
+  """What `split` reads under `config`: its folder, or its built-in photos."""
+  if config.data.source == "folder":
+    return (config.data[f"{split}_dir"].rstrip("/"),)
+  return tuple(config.data[f"builtin_{split}_photos"])
+
+
+def _images_label(images: tuple[str, ...]) -> str:
+  """A folder-name-safe label of `_split_images`: a folder's last part, or the photo
+  names joined by '+' (over 40 characters: cut, with a hash of the whole)."""
+  label = "+".join(name.split("/")[-1] for name in images)
+  label = re.sub(r"[^A-Za-z0-9_+-]", "-", label)
+  if len(label) > 40:
+    label = label[:32] + "-" + hashlib.sha1(label.encode()).hexdigest()[:7]
+  return label
+
+
 def evaluation_dir(workdir: str, step: int, config: ml_collections.ConfigDict) -> epath.Path:
   """Where the evaluation of checkpoint `step` is written:
   <workdir>/eval/step_<N>_<split>, with '_<size>px' at another size than the run
-  trained at."""
+  trained at and '_<images>' (`_images_label`) on other images than the run's own
+  for that split (a probe folder, say), so that neither overwrites the run's own
+  evaluation."""
   suffix = f"_{config.eval.split}"
   if runs.config_path(workdir).exists():
-    if runs.load_config(workdir).data.image_size != config.data.image_size:
+    trained = runs.load_config(workdir)
+    if trained.data.image_size != config.data.image_size:
       suffix += f"_{config.data.image_size}px"
+    images = _split_images(config, config.eval.split)
+    if images != _split_images(trained, config.eval.split):
+      suffix += f"_{_images_label(images)}"
   return epath.Path(workdir) / "eval" / f"step_{step}{suffix}"
 
 

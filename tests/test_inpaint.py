@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from genfill_jax import evaluate, inpaint, inpaint_files
+from genfill_jax import evaluate, inpaint, inpaint_files, runs
 from genfill_jax.inpaint import Inpainter
 
 import xla_flags
@@ -61,6 +61,34 @@ def test_eval_on_another_device_count_writes_every_family_and_method(run):
     grid = np.asarray(Image.open(run / "eval" / "step_2_validation" / f"preview_{family}.png"))
     assert grid.shape == (4 * 32, 7 * 32, 3)  # 4 examples x 7 columns of 32 px
   assert "navier_stokes" in result.stdout and "hole predictor" in result.stdout
+
+
+def test_evaluations_of_other_sizes_or_images_get_their_own_folders(tmp_path):
+  trained = tiny_config()
+  runs.save_config(trained, str(tmp_path))
+
+  def folder(**changes):
+    config = tiny_config()
+    for field, value in changes.items():
+      section, name = field.split("__")
+      config[section][name] = value
+    return evaluate.evaluation_dir(str(tmp_path), 7, config).name
+
+  assert folder() == "step_7_validation"
+  assert folder(eval__split="test") == "step_7_test"
+  assert folder(data__image_size=64) == "step_7_validation_64px"
+  assert folder(data__builtin_validation_photos=("colorwheel",)) == "step_7_validation_colorwheel"
+  assert (folder(data__image_size=64, data__builtin_validation_photos=("camera@0.75:1",))
+          == "step_7_validation_64px_camera-0-75-1")
+  probe = folder(data__source="folder", data__validation_dir="gs://bucket/probes/wheel/")
+  assert probe == "step_7_validation_wheel"
+  many = folder(data__builtin_validation_photos=tuple(f"smooth_colour_{k}" for k in range(9)))
+  assert many.startswith("step_7_validation_smooth_colour_0+smooth_colour_1+")
+  assert len(many) == len("step_7_validation_") + 40
+  assert many != folder(data__builtin_validation_photos=tuple(
+      f"smooth_colour_{k}" for k in range(10)))
+  # The test split compares with the run's own test photos, not its validation ones.
+  assert folder(eval__split="test", data__builtin_test_photos=("rocket",)) == "step_7_test_rocket"
 
 
 def test_the_api_keeps_known_pixels_at_any_size_and_compiles_once_per_shape(run):
