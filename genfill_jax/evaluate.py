@@ -238,10 +238,11 @@ def save_preview(preview: dict, path: epath.Path, rows: int) -> None:
 
 
 def _split_images(config: ml_collections.ConfigDict, split: str) -> tuple[str, ...]:
-  """What `split` reads under `config`: its folder, or its built-in photos."""
-  if config.data.source == "folder":
-    return (config.data[f"{split}_dir"].rstrip("/"),)
-  return tuple(config.data[f"builtin_{split}_photos"])
+  """What `split` reads under `config` (as `loader._source` picks it): its built-in
+  photos, or its folder (or packed folder)."""
+  if config.data.source == "builtin":
+    return tuple(config.data[f"builtin_{split}_photos"])
+  return (config.data[f"{split}_dir"].rstrip("/"),)
 
 
 def _images_label(images: tuple[str, ...]) -> str:

@@ -82,6 +82,8 @@ def test_evaluations_of_other_sizes_or_images_get_their_own_folders(tmp_path):
           == "step_7_validation_64px_camera-0-75-1")
   probe = folder(data__source="folder", data__validation_dir="gs://bucket/probes/wheel/")
   assert probe == "step_7_validation_wheel"
+  packed = folder(data__source="packed", data__validation_dir="/data/packed_validation")
+  assert packed == "step_7_validation_packed_validation"
   many = folder(data__builtin_validation_photos=tuple(f"smooth_colour_{k}" for k in range(9)))
   assert many.startswith("step_7_validation_smooth_colour_0+smooth_colour_1+")
   assert len(many) == len("step_7_validation_") + 40
