@@ -156,6 +156,10 @@ def get_config() -> ml_collections.ConfigDict:
   # 64 px and 8.4-29.4% at 128 px: it paints blotches into smooth sky, which the
   # validation photos barely have (README, "Previous round: a texture-statistics loss").
   config.loss.style = 0.0
+  # px: the style loss takes one Gram matrix per tile of this side (a multiple of
+  # 4 that divides the training sizes), so that a hole is asked for the texture
+  # of its own neighbourhood, not of the whole crop; 0 = one for the whole image.
+  config.loss.style_window = 0
   config.loss.r1_gamma = 0.01  # R1 penalty on real inputs (gamma / 2 * |grad|^2).
   config.loss.dice_weight = 1.0  # Hole predictor: BCE + this * soft dice.
   config.loss.label_noise = 0.0  # Original recipe only.

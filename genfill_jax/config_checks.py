@@ -270,6 +270,14 @@ def _check_losses(config: ml_collections.ConfigDict) -> None:
   _at_least(config, [f"loss.{name}" for name in config.loss], 0)
   _require(0 < config.loss.perceptual_fraction <= 1, "loss.perceptual_fraction",
            config.loss.perceptual_fraction, "must be in (0, 1]")
+  window = config.loss.style_window
+  if window:
+    # The VGG16 stages of the style loss are at 1, 1/2 and 1/4 of the image's size.
+    _require(window % 4 == 0, "loss.style_window", window, "must be a multiple of 4")
+    for field in ("data.image_size", "data.large_image_size"):  # 0: no large steps
+      size = _value(config, field)
+      _require(size % window == 0, "loss.style_window", window,
+               f"must divide {field}={size}")
 
 
 def _check_evaluation(config: ml_collections.ConfigDict) -> None:

@@ -100,21 +100,41 @@ def feature_distance(features_a: list[jax.Array], features_b: list[jax.Array]) -
              for x, y in zip(features_a, features_b, strict=True))
 
 
-def _gram(features: jax.Array) -> jax.Array:
-  height, width = features.shape[1:3]
-  return jnp.einsum("nhwc,nhwd->ncd", features, features) / (height * width)
+def _window_grams(features: jax.Array, window: int) -> jax.Array:
+  """Gram matrices of the `window` x `window` tiles of (N, H, W, C) features:
+  (N, tiles, C, C); a window of 0 is one tile, the whole image."""
+  count, height, width, channels = features.shape
+  tile_height, tile_width = (window, window) if window else (height, width)
+  if height % tile_height or width % tile_width:
+    raise ValueError(f"features of {height}x{width} do not split into {window} px tiles")
+  tiles = features.reshape(count, height // tile_height, tile_height,
+                           width // tile_width, tile_width, channels)
+  grams = jnp.einsum("nywxvc,nywxvd->nyxcd", tiles, tiles) / (tile_height * tile_width)
+  return grams.reshape(count, -1, channels, channels)
 
 
-def gram_distance(features_a: list[jax.Array], features_b: list[jax.Array]) -> jax.Array:
+def gram_distance(features_a: list[jax.Array], features_b: list[jax.Array],
+                  window: int = 0) -> jax.Array:
   """Texture statistics: sum over stages of the L1 distance (summed over entries,
-  averaged over examples) between the Gram matrices of `vgg_features`, i.e. the
-  positions' mean outer product u u^T (trace 1 where features are non-zero).
+  averaged over tiles and examples) between the Gram matrices of `vgg_features`,
+  i.e. the positions' mean outer product u u^T (trace 1 where features are non-zero).
 
   A style loss (Gatys et al.; Liu et al. 2018 use it on hole composites): it
   compares which features co-occur, not where, so blur and grain both cost.
+  `window` = 0 takes one Gram matrix of the whole image, so texture anywhere in
+  it asks for texture in a hole; a window of w image pixels takes one per w x w
+  tile (w / 2^s positions at stage s, which must divide), so that a hole is asked
+  for the texture of its own neighbourhood only.
   """
-  return sum(jnp.mean(jnp.sum(jnp.abs(_gram(x) - _gram(y)), axis=(1, 2)))
-             for x, y in zip(features_a, features_b, strict=True))
+  if window and window % 2 ** (len(features_a) - 1):
+    raise ValueError(f"a style window of {window} px does not halve into "
+                     f"{len(features_a)} stages")
+  total = 0.0
+  for stage, (x, y) in enumerate(zip(features_a, features_b, strict=True)):
+    stage_window = window // 2**stage
+    difference = _window_grams(x, stage_window) - _window_grams(y, stage_window)
+    total = total + jnp.mean(jnp.sum(jnp.abs(difference), axis=(2, 3)))
+  return total
 
 
 def vgg_feature_loss(a: jax.Array, b: jax.Array) -> jax.Array:

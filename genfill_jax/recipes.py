@@ -87,6 +87,7 @@ class Ours:
   # examples: the batch is shuffled); 1 = all of it.
   perceptual_fraction: float = 1.0
   style: float = 0.0  # Gram (texture statistics) loss on the same VGG16 features (0: off)
+  style_window: int = 0  # px: one Gram matrix per tile of this side (0: the whole image)
 
   def candidate(self, output: jax.Array, known: jax.Array, mask: jax.Array) -> jax.Array:
     """What the discriminator judges and inference returns: the output in the holes
@@ -131,7 +132,8 @@ class Ours:
         loss = loss + self.perceptual * feature_loss
         metrics["filler/perceptual"] = feature_loss
       if self.style:
-        style_loss = perceptual.gram_distance(candidate_features, image_features)
+        style_loss = perceptual.gram_distance(candidate_features, image_features,
+                                                self.style_window)
         loss = loss + self.style * style_loss
         metrics["filler/style"] = style_loss
     if adversarial:
@@ -169,7 +171,8 @@ def _ours(config: ml_collections.ConfigDict) -> Ours:
               r1_gamma=weights.r1_gamma, dice_weight=weights.dice_weight,
               patch_size=2**config.discriminator.num_downscales,
               perceptual=weights.perceptual,
-              perceptual_fraction=weights.perceptual_fraction, style=weights.style)
+              perceptual_fraction=weights.perceptual_fraction, style=weights.style,
+              style_window=weights.style_window)
 
 
 _BUILDERS = {"ours": _ours, "original": _original}

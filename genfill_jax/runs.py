@@ -60,6 +60,7 @@ _ADDED_FIELDS = {
     "loss.perceptual": 0.0,
     "loss.perceptual_fraction": 1.0,
     "loss.style": 0.0,
+    "loss.style_window": 0,
     "hole_predictor.threshold": 0.5,
     "hole_predictor.dilation": 0,
     "hole_predictor.grow_threshold": 0.0,

@@ -56,6 +56,8 @@ BAD_FIELDS = [
      "config.loss.perceptual_fraction=0.0 must be in \\(0, 1\\]"),
     ("loss.perceptual_fraction", 1.5,
      "config.loss.perceptual_fraction=1.5 must be in \\(0, 1\\]"),
+    ("loss.style_window", 6, "config.loss.style_window=6 must be a multiple of 4"),
+    ("loss.style_window", 24, "config.loss.style_window=24 must divide data.image_size=32"),
     ("holes.max_fraction", 0.0, "config.holes.max_fraction=0.0 must be in \\(0, 1\\]"),
     ("holes.gray_noise_fraction", 1.5,
      "config.holes.gray_noise_fraction=1.5 must be in \\[0, 1\\]"),
@@ -113,6 +115,17 @@ def test_a_bad_field_is_refused_by_name(field, value, message):
   _set(config, field, value)
   with pytest.raises(config_checks.ConfigError, match=f"^{message}"):
     config_checks.check_for_training(config, jax.device_count())
+
+
+def test_a_style_window_must_divide_the_large_training_size_too():
+  config = tiny_config()
+  config.data.large_image_size, config.data.large_batch_size = 48, 8
+  config.loss.style_window = 32
+  with pytest.raises(config_checks.ConfigError,
+                     match="^config.loss.style_window=32 must divide data.large_image_size=48"):
+    config_checks.check_for_training(config, jax.device_count())
+  config.loss.style_window = 16
+  config_checks.check_for_training(config, jax.device_count())
 
 
 def test_the_shipped_configs_pass():

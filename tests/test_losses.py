@@ -351,6 +351,13 @@ def test_filler_style_loss_is_the_gram_distance_of_the_composite_and_adds_to_the
   np.testing.assert_allclose(metrics["filler/style"], expected, rtol=1e-5)
   np.testing.assert_allclose(loss, 0.5 * expected, rtol=1e-5)
   assert float(expected) > 0 and "filler/perceptual" not in metrics
+  windowed = _ours(l1_hole=0.0, l1_known=0.0, perceptual=0.0, style=0.5, style_window=8)
+  _, windowed_metrics = windowed.filler_loss(-images, candidate, batch, _never_called, False)
+  np.testing.assert_allclose(
+      windowed_metrics["filler/style"],
+      perceptual.gram_distance(perceptual.vgg_features(candidate),
+                               perceptual.vgg_features(images), window=8), rtol=1e-5)
+  assert float(windowed_metrics["filler/style"]) > float(expected)
 
 
 def _filler_case():

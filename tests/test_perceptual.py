@@ -104,6 +104,33 @@ def test_gram_distance_ignores_where_features_are_and_sees_what_co_occurs():
   assert float(perceptual.gram_distance(features, blurred)) > 1.0
 
 
+def test_windowed_gram_distance_is_the_mean_over_tiles_and_sees_which_tile_holds_texture():
+  features = perceptual.vgg_features(_signed(_photos(size=32)))
+  other = [x[::-1] for x in features]  # the other photo of the batch
+  # One tile of the whole image is the whole-image Gram matrix.
+  np.testing.assert_allclose(perceptual.gram_distance(features, other, window=32),
+                             perceptual.gram_distance(features, other), rtol=1e-6)
+  # 16 px tiles: the mean over the four tiles of each tile's own distance.
+  expected = 0.0
+  for top in (0, 1):
+    for left in (0, 1):
+      def tile(stages, top=top, left=left):
+        return [x[:, top * x.shape[1] // 2:(top + 1) * x.shape[1] // 2,
+                  left * x.shape[2] // 2:(left + 1) * x.shape[2] // 2] for x in stages]
+      expected += perceptual.gram_distance(tile(features), tile(other)) / 4
+  np.testing.assert_allclose(perceptual.gram_distance(features, other, window=16), expected,
+                             rtol=1e-5)
+  # The left and right halves swapped: the same features elsewhere cost nothing
+  # to the whole-image Gram matrix, but each tile now holds another's texture.
+  swapped = [jnp.roll(x, x.shape[2] // 2, axis=2) for x in features]
+  np.testing.assert_allclose(perceptual.gram_distance(features, swapped), 0.0, atol=1e-5)
+  assert float(perceptual.gram_distance(features, swapped, window=16)) > 0.5
+  with pytest.raises(ValueError, match="does not halve into 3 stages"):
+    perceptual.gram_distance(features, features, window=6)
+  with pytest.raises(ValueError, match="do not split into 12 px tiles"):
+    perceptual.gram_distance(features, features, window=12)
+
+
 def test_gram_distance_of_images_has_finite_gradients_that_lead_towards_the_target():
   target = perceptual.vgg_features(_signed(_photos(size=32)))
   start = _signed(ndimage.gaussian_filter(_photos(size=32), sigma=(0, 2, 2, 0)))
