@@ -49,6 +49,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.color_jitter = 0.0
   config.data.hue_rotation = 0.0
   config.data.saturation_scale = 1.0
+  config.data.builtin_train_photos = default.PHOTOS  # Photos only, no synthetic colour.
   config.data.examples_per_photo = 8  # Each photo 8 times per epoch (new holes and noise).
 
   config.holes.weights = dict(blocks=1.0, box=0.0, thin=0.0, medium=0.0, thick=0.0)

@@ -42,7 +42,9 @@ def get_config():
   for optim in (config.optim.filler, config.optim.discriminator, config.optim.hole_predictor):
     optim.warmup_steps = 1
     optim.decay_steps = 4
-  config.loss.perceptual = 0.0  # VGG16 costs seconds a step; its own test turns it on.
+  # VGG16 costs seconds a step; their own tests turn them on.
+  config.loss.perceptual = 0.0
+  config.loss.style = 0.0
   config.eval.num_examples = 8
   # LPIPS-VGG on 32 px images convolves 2 x 2 maps of 512 channels, which XLA:CPU
   # runs about 300 times slower per output than 4 x 4 ones under the suite's flags
