@@ -238,11 +238,8 @@ def save_preview(preview: dict, path: epath.Path, rows: int) -> None:
 
 
 def _split_images(config: ml_collections.ConfigDict, split: str) -> tuple[str, ...]:
-  """What `split` reads under `config` (as `loader._source` picks it): its built-in
-  photos, or its folder (or packed folder)."""
-  if config.data.source == "builtin":
-    return tuple(config.data[f"builtin_{split}_photos"])
-  return (config.data[f"{split}_dir"].rstrip("/"),)
+  # 'folder/' and 'folder' read the same images.
+  return tuple(name.rstrip("/") for name in loader.split_images(config.data, split))
 
 
 def _images_label(images: tuple[str, ...]) -> str:

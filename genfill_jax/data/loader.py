@@ -139,11 +139,19 @@ class NumpyLoader:
 SOURCES = ("builtin", "folder", "packed")  # the choices of config.data.source
 
 
+def split_images(data: ml_collections.ConfigDict, split: str) -> tuple[str, ...]:
+  """What the 'train', 'validation' or 'test' split reads under config.data: its
+  built-in photo names, or its one folder (or packed folder)."""
+  if data.source == "builtin":
+    return tuple(data[f"builtin_{split}_photos"])
+  return (data[f"{split}_dir"],)
+
+
 def _source(data: ml_collections.ConfigDict, split: str):
   """The 'train', 'validation' or 'test' image source named by config.data."""
   if data.source == "builtin":
-    return sources.BuiltinSource(data[f"builtin_{split}_photos"])
-  directory = data[f"{split}_dir"]
+    return sources.BuiltinSource(split_images(data, split))
+  (directory,) = split_images(data, split)
   if data.source == "packed":
     return pack.PackedSource(directory)  # its index is the listing
   return sources.FolderSource(directory, listing.names(directory))
