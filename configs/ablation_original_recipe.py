@@ -30,6 +30,8 @@ def get_config():
   config.filler.hole_map_input = "bottleneck"
   config.filler.hole_fill = "none"
   config.filler.opencv_guesses = ()  # No first guess to join.
+  config.filler.pixel_features = 0  # The original's head sees the decoder alone.
+  config.filler.head_layers = 0
   config.filler.res_block = "conv"  # The original's Res blocks.
   config.hole_predictor.test_time_flips = False
   # Predictor first (frozen afterwards), then the GAN; 800 steps in all by default.

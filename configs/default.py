@@ -271,6 +271,13 @@ def get_config() -> ml_collections.ConfigDict:
   # on the validation photos but 7-40% worse on the test photos (speckle painted
   # into smooth sky; README "Results"), so the default keeps the harmonic guess alone.
   config.filler.opencv_guesses = ()
+  # Full-resolution layers before the filler's head (as the hole predictor's
+  # pixel_features and head_layers): two 3x3 conv + PReLU layers this wide on its
+  # input (first guess and hole map), then `head_layers` 3x3 conv + PReLU layers
+  # on the joined features. 0 and 0: the head sees the decoder alone, whose last
+  # Upscale paints each 4 x 4 pixel block from one 1/4-resolution position.
+  config.filler.pixel_features = 0
+  config.filler.head_layers = 0
 
   # A small PatchGAN without BatchNorm: large discriminators memorise small data.
   config.discriminator = _network(3, 1, 16, "none")

@@ -88,7 +88,8 @@ def _check_networks(config: ml_collections.ConfigDict) -> None:
     value = config.hole_predictor[field]
     _require(value == 0 or (value > 0 and full_resolution), f"hole_predictor.{field}", value,
              "must be 0, or positive with output_resolution='full'")
-  _at_least(config, ["filler.harmonic_iterations", "hole_predictor.dilation"], 0)
+  _at_least(config, ["filler.harmonic_iterations", "hole_predictor.dilation",
+                     "filler.pixel_features", "filler.head_layers"], 0)
   tolerance = config.filler.harmonic_tolerance
   _require(tolerance > 0, "filler.harmonic_tolerance", tolerance, "must be positive")
   guesses = tuple(config.filler.opencv_guesses)

@@ -71,6 +71,8 @@ _ADDED_FIELDS = {
     "filler.harmonic_tolerance": 1e-3,
     "filler.res_block": "conv",
     "filler.opencv_guesses": (),
+    "filler.pixel_features": 0,
+    "filler.head_layers": 0,
     "holes.gray_noise_fraction": 0.0,
     "hole_predictor.test_time_flips": False,
     # Inference settings do not change what a run learned: earlier runs get

@@ -78,6 +78,23 @@ def _conv_prelu_layers(x, features, num_layers, dtype, prefix):
   return x
 
 
+def _full_resolution_head_features(decoded, inputs, pixel_features, head_layers, width,
+                                   dtype):
+  """What a full-resolution head's final conv sees, beyond the decoder's output.
+
+  The decoder's last Upscale paints 4 x 4 pixels from one 1/4-resolution
+  position, so a head on it alone cannot place anything to the pixel. This joins
+  the network's full-resolution `inputs`, optionally a branch of two 3x3 conv +
+  PReLU layers (`pixel_features` wide) on them, and then runs `head_layers` 3x3
+  conv + PReLU layers (`width` wide) on the joined features.
+  """
+  x = jnp.concatenate([decoded, inputs.astype(decoded.dtype)], axis=-1)
+  if pixel_features:
+    pixels = _conv_prelu_layers(inputs.astype(dtype), pixel_features, 2, dtype, "pixel")
+    x = jnp.concatenate([x, pixels], axis=-1)
+  return _conv_prelu_layers(x, width, head_layers, dtype, "head")
+
+
 class HolePredictor(nn.Module):
   """Finds the holes in a corrupted image.
 
@@ -134,12 +151,8 @@ class HolePredictor(nn.Module):
           base_width=self.base_width, **arch,
       )
       # The head also sees the raw pixels, so hole edges are placed to the pixel.
-      x = jnp.concatenate([x, image.astype(x.dtype)], axis=-1)
-      if self.pixel_features:
-        pixels = _conv_prelu_layers(image.astype(self.dtype), self.pixel_features, 2,
-                                    self.dtype, "pixel")
-        x = jnp.concatenate([x, pixels], axis=-1)
-      x = _conv_prelu_layers(x, self.base_width, self.head_layers, self.dtype, "head")
+      x = _full_resolution_head_features(x, image, self.pixel_features, self.head_layers,
+                                         self.base_width, self.dtype)
     return _head(x, 1, self.dtype).astype(jnp.float32)
 
 
@@ -238,6 +251,11 @@ class Filler(nn.Module):
       the first guess (`opencv_guess.py`; needs a `hole_fill`). The network sees
       every guess and paints a per-pixel blend of them (softmax weights, equal at
       initialisation) plus its correction.
+    pixel_features, head_layers: as in `HolePredictor`, on the filler's own
+      full-resolution input (the first guesses and the hole map); with either
+      above 0 the head also sees that input. 0 and 0 (the original): the head
+      sees the decoder's output alone, whose 4 x 4 pixel blocks each come from
+      one 1/4-resolution position.
   """
 
   num_downscales: int = 4
@@ -251,6 +269,8 @@ class Filler(nn.Module):
   harmonic_tolerance: float = 1e-3
   res_block: str = "conv"
   opencv_guesses: tuple[str, ...] = ()
+  pixel_features: int = 0
+  head_layers: int = 0
   dtype: Any = jnp.float32
   batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
@@ -287,6 +307,7 @@ class Filler(nn.Module):
       x = jnp.concatenate(guesses, axis=-1)
     if self.hole_map_input in ("input", "both"):
       x = jnp.concatenate([x, resize_hole_map(hole_map, height, width)], axis=-1)
+    network_input = x
     arch = dict(norm_pattern=self.norm_pattern, dtype=self.dtype,
                 axis_name=self.batch_norm_axis_name)
     skips = _encode(
@@ -303,6 +324,9 @@ class Filler(nn.Module):
         x, skips, train, num_downscales=self.num_downscales,
         base_width=self.base_width, **arch,
     )
+    if self.pixel_features or self.head_layers:
+      x = _full_resolution_head_features(x, network_input, self.pixel_features,
+                                         self.head_layers, self.base_width, self.dtype)
     # With a first guess the correction starts at exactly zero.
     painted = jnp.tanh(
         _head(x, 3, self.dtype, zero_init=self.hole_fill != "none").astype(jnp.float32))
