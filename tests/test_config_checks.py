@@ -38,6 +38,8 @@ BAD_FIELDS = [
      "config.data.builtin_train_photos"),
     ("hole_predictor.pixel_features", -1, "config.hole_predictor.pixel_features=-1 must be"),
     ("hole_predictor.head_layers", -1, "config.hole_predictor.head_layers=-1 must be"),
+    ("filler.pixel_features", -1, "config.filler.pixel_features=-1 must be"),
+    ("filler.head_layers", -2, "config.filler.head_layers=-2 must be"),
     ("compute_dtype", "float16", "config.compute_dtype='float16' must be one of"),
     ("filler.norm_pattern", "odd", "config.filler.norm_pattern='odd' must be one of"),
     ("filler.hole_map_input", "side", "config.filler.hole_map_input='side' must be one of"),
@@ -192,6 +194,8 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   del stored["holes"]["gray_noise_fraction"]
   del stored["hole_predictor"]["grow_threshold"]
   del stored["hole_predictor"]["head_layers"]
+  del stored["filler"]["pixel_features"]
+  del stored["filler"]["head_layers"]
   for field in ("large_image_size", "large_batch_size", "large_crop_every",
                 "large_crops_train_hole_predictor", "train_crop_scale",
                 "train_crop_area_sampling"):
@@ -206,6 +210,7 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   assert config.holes.gray_noise_fraction == 0.0  # colour noise, as they trained
   assert config.hole_predictor.grow_threshold == 0.0  # holes not grown, as they found them
   assert config.hole_predictor.head_layers == 0  # the final conv alone, as they trained
+  assert config.filler.pixel_features == config.filler.head_layers == 0  # likewise
   assert config.data.large_image_size == 0  # one training size, as they trained
   # Multi-scale runs before the flag trained the hole predictor on every step.
   assert config.data.large_crops_train_hole_predictor

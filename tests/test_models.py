@@ -173,6 +173,44 @@ def test_filler_with_a_first_guess_starts_from_it(hole_fill, solver):
   np.testing.assert_allclose(output, jnp.clip(guess, -1, 1), atol=1e-6)  # zero-initialised head
 
 
+def test_filler_full_resolution_head_sees_its_input_and_starts_from_the_first_guess():
+  filler = models.Filler(2, 1, 4, hole_map_input="both", hole_fill="harmonic",
+                         harmonic_solver="multigrid", harmonic_iterations=50,
+                         pixel_features=5, head_layers=2)
+  image = jax.random.uniform(jax.random.key(1), (2, 32, 32, 3), minval=-1)
+  hole = jnp.zeros((2, 32, 32, 1)).at[:, 4:20, 8:28].set(1)
+  corrupted = image * (1 - hole)
+  variables = jax.jit(filler.init)(jax.random.key(0), corrupted, hole)
+  params = variables["params"]
+  # The branch reads the filler's input: the first guess (3) and the hole map (1).
+  assert params["pixel_conv0"]["kernel"].shape == (3, 3, 4, 5)
+  # The head joins the decoder (base_width 4), that input (4) and the branch (5).
+  assert params["head_conv0"]["kernel"].shape == (3, 3, 4 + 4 + 5, 4)
+  assert params["final_conv"]["kernel"].shape == (3, 3, 4, 3)
+  output = jax.jit(filler.apply)(variables, corrupted, hole)
+  guess = pull_push.harmonic_first_guess(corrupted, hole, "multigrid", 50, 1e-3)
+  np.testing.assert_allclose(output, jnp.clip(guess, -1, 1), atol=1e-6)  # zero-initialised head
+
+  # Once the final conv is not zero, the branch's first layer gets a gradient.
+  params = dict(params, final_conv=dict(
+      kernel=jnp.full_like(params["final_conv"]["kernel"], 0.1),
+      bias=params["final_conv"]["bias"]))
+
+  def painted_energy(branch_kernel):
+    tried = dict(params, pixel_conv0=dict(params["pixel_conv0"], kernel=branch_kernel))
+    result = filler.apply(dict(variables, params=tried), corrupted, hole)
+    return jnp.sum((result - guess) ** 2 * hole)
+
+  gradient = jax.jit(jax.grad(painted_energy))(params["pixel_conv0"]["kernel"])
+  assert float(jnp.max(jnp.abs(gradient))) > 0
+
+
+def test_filler_without_full_resolution_layers_keeps_the_original_head():
+  params = models.abstract_variables(models.Filler(2, 1, 4, hole_fill="harmonic"), 32)["params"]
+  assert params["final_conv"]["kernel"].shape == (3, 3, 4, 3)  # the decoder alone
+  assert not any(name.startswith(("pixel_", "head_")) for name in params)
+
+
 def test_opencv_fill_is_opencv_on_the_rounded_image_under_jit():
   image = jax.random.uniform(jax.random.key(2), (3, 32, 48, 3), minval=-1)
   hole = jnp.zeros((3, 32, 48, 1)).at[:, 6:20, 10:30].set(1).at[1].set(0)
