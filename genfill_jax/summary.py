@@ -12,9 +12,9 @@ from genfill_jax import models
 # In the order data flows through them.
 _BLOCK_TYPES = {
     "downscalers_": "DownScale", "res_blocks_": "Res", "upscalers_": "Upscale",
-    # The hole predictor's full-resolution branch on the raw pixels (pixel_features).
+    # The full-resolution branch on a network's input pixels (pixel_features).
     "pixel_conv": "Conv 3x3", "pixel_prelu": "PReLU",
-    # Its nonlinear head on the joined full-resolution features (head_layers).
+    # The nonlinear head on the joined full-resolution features (head_layers).
     "head_conv": "Conv 3x3", "head_prelu": "PReLU",
     "final_conv": "Conv 3x3",
     "blend_conv": "Conv 3x3",  # The filler's per-pixel weights of its first guesses.
