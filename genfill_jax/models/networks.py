@@ -82,8 +82,8 @@ def _full_resolution_head_features(decoded, inputs, pixel_features, head_layers,
                                    dtype):
   """What a full-resolution head's final conv sees, beyond the decoder's output.
 
-  The decoder's last Upscale paints 4 x 4 pixels from one 1/4-resolution
-  position, so a head on it alone cannot place anything to the pixel. This joins
+  The decoder's last Upscale paints each 4 x 4 pixel block from one 1/4-resolution
+  position, so a head on it alone sees no feature finer than that. This joins
   the network's full-resolution `inputs`, optionally a branch of two 3x3 conv +
   PReLU layers (`pixel_features` wide) on them, and then runs `head_layers` 3x3
   conv + PReLU layers (`width` wide) on the joined features.
@@ -253,9 +253,9 @@ class Filler(nn.Module):
       initialisation) plus its correction.
     pixel_features, head_layers: as in `HolePredictor`, on the filler's own
       full-resolution input (the first guesses and the hole map); with either
-      above 0 the head also sees that input. 0 and 0 (the original): the head
-      sees the decoder's output alone, whose 4 x 4 pixel blocks each come from
-      one 1/4-resolution position.
+      above 0 the head also sees that input. 0 and 0 (as the original): the
+      head sees the decoder's output alone, whose 4 x 4 pixel blocks each come
+      from one 1/4-resolution position.
   """
 
   num_downscales: int = 4
