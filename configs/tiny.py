@@ -42,6 +42,12 @@ def get_config():
   for optim in (config.optim.filler, config.optim.discriminator, config.optim.hole_predictor):
     optim.warmup_steps = 1
     optim.decay_steps = 4
+  # The predictor's peak rate the tests were written for, not the default's 8e-3:
+  # the tests comparing two runs that differ only in summation order (8 devices
+  # against 1, two hosts against one) bound the weights' difference by a few of
+  # Adam's first, near lr * sign(gradient) steps (tests/helpers.py), and a flipped
+  # sign at 8e-3 exceeds that bound.
+  config.optim.hole_predictor.learning_rate = 4e-3
   # VGG16 costs seconds a step; their own tests turn them on.
   config.loss.perceptual = 0.0
   config.loss.style = 0.0
