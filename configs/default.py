@@ -135,6 +135,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.adversarial_start_step = 650
   config.train.filler_condition = "true_mask"  # Or 'predicted' (the original's way).
   config.train.ema_decay = 0.99  # Filler EMA; evaluation and inference use it.
+  # DiffAugment-style views for the discriminator (genfill_jax/discriminator_augment.py):
+  # any of 'colour' (brightness, saturation, contrast) and 'translation' (a circular
+  # shift of up to 1/8 of the side), drawn per example and step and applied alike to
+  # the real and the painted pair; () = off.
+  config.train.discriminator_augmentation = ()
   config.train.log_every_steps = 50  # Scalars to TensorBoard and metrics.jsonl.
   # Fixed-stream metrics and a preview PNG (each about 2 minutes on 2 cores):
   # at the end only, to stay within 45 minutes.

@@ -10,7 +10,16 @@ trained run's networks read.
 import ml_collections
 from etils import epath
 
-from genfill_jax import baselines, errors, gan_state, models, perceptual, recipes, strategies
+from genfill_jax import (
+  baselines,
+  discriminator_augment,
+  errors,
+  gan_state,
+  models,
+  perceptual,
+  recipes,
+  strategies,
+)
 from genfill_jax.data import corruption, datasets, holes, loader, pack, sources
 from genfill_jax.models import blocks, networks, pull_push
 
@@ -250,6 +259,10 @@ def _check_schedule(config: ml_collections.ConfigDict) -> None:
   _at_least(config, ["train.hole_predictor_end_step", "train.filler_start_step",
                      "train.adversarial_start_step"], 0)
   _fraction(config, ["train.ema_decay"])
+  kinds = tuple(config.train.discriminator_augmentation)
+  for kind in kinds:
+    _require(kind in discriminator_augment.KINDS, "train.discriminator_augmentation",
+             kinds, f"must hold only {discriminator_augment.KINDS}")
 
 
 def _check_optimizers(config: ml_collections.ConfigDict) -> None:

@@ -24,7 +24,8 @@ from genfill_jax import losses, perceptual
 from genfill_jax.pixels import SignedBatch
 
 # The discriminator conditioned on this batch's filler input, its parameters
-# fixed: candidate -> (patch logits, features of every block).
+# fixed: candidate -> (patch logits, features of every block). With
+# train.discriminator_augmentation it judges an augmented view of both.
 Discriminate = Callable[[jax.Array], tuple[jax.Array, list[jax.Array]]]
 # Hole probabilities (N, H, W, 1) of the hole predictor for images in [-1, 1].
 PredictHoles = Callable[[jax.Array], jax.Array]
@@ -55,10 +56,11 @@ class Original:
     return loss, {"discriminator/loss": loss}
 
   def filler_loss(self, output: jax.Array, candidate: jax.Array, batch: SignedBatch,
-                  discriminate: Discriminate, adversarial: bool):
+                  discriminate: Discriminate, adversarial: bool,
+                  discriminator_mask: jax.Array | None = None):
     """BCE of D(output) against 'real'; the original has no reconstruction warm-up,
     so the filler learns from D whatever `adversarial` says."""
-    del output, batch, adversarial
+    del output, batch, adversarial, discriminator_mask
     fake_logits, _ = discriminate(candidate)
     loss = losses.original_generator(fake_logits)
     return loss, {"filler/loss": loss}
@@ -116,10 +118,13 @@ class Ours:
     return loss, metrics
 
   def filler_loss(self, output: jax.Array, candidate: jax.Array, batch: SignedBatch,
-                  discriminate: Discriminate, adversarial: bool):
+                  discriminate: Discriminate, adversarial: bool,
+                  discriminator_mask: jax.Array | None = None):
     """Weighted L1 in holes and on known pixels, the VGG feature loss of the
     composite; with `adversarial`, the adversarial loss on the painted patches and
-    feature matching too."""
+    feature matching too. `discriminator_mask` is the hole mask as `discriminate`
+    sees the images (shifted by discriminator_augment; default batch.mask): it
+    says which of D's patches were painted."""
     hole_l1, known_l1 = losses.l1_in_holes_and_known(output, batch.image, batch.mask)
     loss = self.l1_hole * hole_l1 + self.l1_known * known_l1
     metrics = {"filler/l1_hole": hole_l1, "filler/l1_known": known_l1}
@@ -139,7 +144,8 @@ class Ours:
     if adversarial:
       fake_logits, fake_features = discriminate(candidate)
       _, real_features = discriminate(batch.image)
-      patches = losses.hole_patches(batch.mask, self.patch_size)
+      seen_mask = batch.mask if discriminator_mask is None else discriminator_mask
+      patches = losses.hole_patches(seen_mask, self.patch_size)
       adversarial_loss = losses.generator_nonsaturating(fake_logits, patches)
       matching = losses.feature_matching(real_features, fake_features)
       loss = loss + self.adversarial * adversarial_loss + self.feature_matching * matching

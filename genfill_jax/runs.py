@@ -74,6 +74,7 @@ _ADDED_FIELDS = {
     "filler.pixel_features": 0,
     "filler.head_layers": 0,
     "holes.gray_noise_fraction": 0.0,
+    "train.discriminator_augmentation": (),
     "hole_predictor.test_time_flips": False,
     # Inference settings do not change what a run learned: earlier runs get
     # configs/default.py's.

@@ -17,7 +17,7 @@ import ml_collections
 import optax
 from jax.sharding import PartitionSpec
 
-from genfill_jax import models, parallel, pixels, recipes
+from genfill_jax import discriminator_augment, models, parallel, pixels, recipes
 from genfill_jax.data import loader
 from genfill_jax.gan_state import GanState, PlayerState
 from genfill_jax.pixels import SignedBatch
@@ -144,24 +144,42 @@ def _discriminator_logits(setup: _Setup, params, batch_stats, condition, candida
       return_features=True, mutable=["batch_stats"])
 
 
-def _discriminator_update(setup: _Setup, state: GanState, batch: SignedBatch,
+class _DiscriminatorView(NamedTuple):
+  """This step's batch as the discriminator sees it (discriminator_augment)."""
+
+  condition: jax.Array
+  real: jax.Array
+  mask: jax.Array  # labels D's patches: shifted with the images
+  candidate: Callable[[jax.Array], jax.Array]  # a candidate, seen the same way
+
+
+def _discriminator_view(batch: SignedBatch,
+                        augmentation: discriminator_augment.Augmentation | None
+                        ) -> _DiscriminatorView:
+  if augmentation is None:
+    return _DiscriminatorView(batch.filler_input, batch.image, batch.mask, lambda x: x)
+  look = functools.partial(discriminator_augment.view, augmentation)
+  return _DiscriminatorView(look(batch.filler_input), look(batch.image),
+                            discriminator_augment.move(augmentation, batch.mask), look)
+
+
+def _discriminator_update(setup: _Setup, state: GanState, seen: _DiscriminatorView,
                           fake: jax.Array, rng: jax.Array):
   discriminator = state.discriminator
-  fake = jax.lax.stop_gradient(fake)
+  fake = seen.candidate(jax.lax.stop_gradient(fake))
 
   def loss_fn(params):
     judge = functools.partial(_discriminator_logits, setup, params)
-    (real_logits, _), updates = judge(discriminator.batch_stats, batch.filler_input,
-                                      batch.image)
-    (fake_logits, _), updates = judge(updates["batch_stats"], batch.filler_input, fake)
+    (real_logits, _), updates = judge(discriminator.batch_stats, seen.condition, seen.real)
+    (fake_logits, _), updates = judge(updates["batch_stats"], seen.condition, fake)
 
     def real_input_gradient():
       def real_score(real_images):
-        (logits, _), _ = judge(discriminator.batch_stats, batch.filler_input, real_images)
+        (logits, _), _ = judge(discriminator.batch_stats, seen.condition, real_images)
         return logits.sum()
-      return jax.grad(real_score)(batch.image)
+      return jax.grad(real_score)(seen.real)
 
-    loss, metrics = setup.recipe.discriminator_loss(real_logits, fake_logits, batch.mask,
+    loss, metrics = setup.recipe.discriminator_loss(real_logits, fake_logits, seen.mask,
                                                     rng, real_input_gradient)
     return loss, (updates["batch_stats"], metrics)
 
@@ -171,24 +189,36 @@ def _discriminator_update(setup: _Setup, state: GanState, batch: SignedBatch,
 
 
 def _filler_update(setup: _Setup, state: GanState, batch: SignedBatch,
-                   filler_pass: FillerPass, adversarial: bool):
+                   seen: _DiscriminatorView, filler_pass: FillerPass, adversarial: bool):
   """Updates the filler from its loss, pulled back through the step's one forward pass."""
   discriminator = state.discriminator
 
   def discriminate(candidate):
     outputs, _ = _discriminator_logits(setup, discriminator.params,
-                                       discriminator.batch_stats, batch.filler_input,
-                                       candidate)
+                                       discriminator.batch_stats, seen.condition,
+                                       seen.candidate(candidate))
     return outputs
 
   def loss_fn(outputs):
     output, candidate = outputs
-    return setup.recipe.filler_loss(output, candidate, batch, discriminate, adversarial)
+    return setup.recipe.filler_loss(output, candidate, batch, discriminate, adversarial,
+                                    discriminator_mask=seen.mask)
 
   (_, metrics), output_grads = jax.value_and_grad(loss_fn, has_aux=True)(
       (filler_pass.output, filler_pass.candidate))
   (grads,) = filler_pass.pullback(output_grads)
   return _apply_update(state.filler, grads, filler_pass.batch_stats), metrics
+
+
+def _discriminator_augmentation(config: ml_collections.ConfigDict, batch: SignedBatch,
+                                rng: jax.Array) -> discriminator_augment.Augmentation | None:
+  """This step's draw (one per example, the same for both players), or None when off."""
+  kinds = tuple(config.train.discriminator_augmentation)
+  if not kinds:
+    return None
+  batch_size, image_size = batch.mask.shape[:2]
+  return discriminator_augment.sample(jax.random.fold_in(rng, 1), batch_size, image_size,
+                                      kinds)
 
 
 def _per_device_step(config: ml_collections.ConfigDict, phase: Phase, state: GanState,
@@ -208,13 +238,14 @@ def _per_device_step(config: ml_collections.ConfigDict, phase: Phase, state: Gan
     # was before this step's update.
     hole_map = _filler_hole_map(setup, state, batch)
     filler_pass = _filler_forward(setup, state.filler, batch, hole_map)
+    seen = _discriminator_view(batch, _discriminator_augmentation(config, batch, rng))
     if phase.adversarial:
-      discriminator, player_metrics = _discriminator_update(setup, state, batch,
+      discriminator, player_metrics = _discriminator_update(setup, state, seen,
                                                             filler_pass.candidate, rng)
       metrics.update(player_metrics)
       updated["discriminator"] = discriminator
       state = state.replace(discriminator=discriminator)
-    filler, player_metrics = _filler_update(setup, state, batch, filler_pass,
+    filler, player_metrics = _filler_update(setup, state, batch, seen, filler_pass,
                                             phase.adversarial)
     metrics.update(player_metrics)
     updated["filler"] = filler
