@@ -238,7 +238,10 @@ def _per_device_step(config: ml_collections.ConfigDict, phase: Phase, state: Gan
     # was before this step's update.
     hole_map = _filler_hole_map(setup, state, batch)
     filler_pass = _filler_forward(setup, state.filler, batch, hole_map)
-    seen = _discriminator_view(batch, _discriminator_augmentation(config, batch, rng))
+    # Only the adversarial phase shows the discriminator anything.
+    augmentation = (_discriminator_augmentation(config, batch, rng) if phase.adversarial
+                    else None)
+    seen = _discriminator_view(batch, augmentation)
     if phase.adversarial:
       discriminator, player_metrics = _discriminator_update(setup, state, seen,
                                                             filler_pass.candidate, rng)

@@ -1,5 +1,6 @@
-"""Helpers shared by the test modules: tiny configs, logged metrics, restored runs,
-and the tolerance for parameters trained under different summation orders."""
+"""Helpers shared by the test modules: tiny configs, a few training steps, logged
+metrics, restored runs, and the tolerance for parameters trained under different
+summation orders."""
 
 import contextlib
 import json
@@ -10,7 +11,9 @@ import ml_collections
 import numpy as np
 
 from configs import tiny
-from genfill_jax import parallel, runs
+from genfill_jax import parallel, runs, train_step
+from genfill_jax.data import loader
+from genfill_jax.gan_state import init_gan_state
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,6 +36,23 @@ def tiny_config_evaluated_at_end(num_train_steps: int) -> ml_collections.ConfigD
   config.train.eval_every_steps = 100_000
   config.eval.families = ("box",)
   return config
+
+
+def run_steps(config: ml_collections.ConfigDict, devices, num_steps: int):
+  """Trains `num_steps` steps of `config` on `devices`, each in its scheduled phase.
+
+  Returns the final state and each step's metrics, on the host.
+  """
+  mesh = parallel.create_mesh(devices)
+  state = init_gan_state(config, mesh)
+  data = iter(loader.create_train_loader(config))
+  history = []
+  for step in range(num_steps):
+    phase = train_step.phase_at(config, step)
+    state, metrics = train_step.make_train_step(config, mesh, phase)(
+        state, parallel.shard_batch(next(data), mesh))
+    history.append(jax.device_get(metrics))
+  return jax.device_get(state), history
 
 
 def logged(workdir: Path, name: str) -> dict[int, float]:

@@ -6,11 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genfill_jax import config_checks, discriminator_augment, parallel, train_step
-from genfill_jax.data import loader
-from genfill_jax.gan_state import init_gan_state
+from genfill_jax import config_checks, discriminator_augment
 
-from helpers import tiny_config
+from helpers import run_steps, tiny_config
 
 
 def _images_and_mask(size=64, batch=4):
@@ -71,23 +69,21 @@ def test_colour_changes_stay_in_range_leave_the_mask_and_pass_gradients():
   assert np.all(np.isfinite(gradient)) and np.abs(gradient).mean() > 0.1
 
 
-def _one_adversarial_step(kinds):
+def _adversarial_step_metrics(kinds):
   config = tiny_config()
   config.train.discriminator_augmentation = kinds
-  mesh = parallel.create_mesh(jax.devices()[:2])
-  state = init_gan_state(config, mesh)
-  batch = parallel.shard_batch(next(iter(loader.create_train_loader(config))), mesh)
-  phase = train_step.ALL_PLAYERS
-  _, metrics = train_step.make_train_step(config, mesh, phase)(state, batch)
-  return jax.device_get(metrics)
+  assert config.train.adversarial_start_step == 1
+  _, history = run_steps(config, jax.devices()[:2], 2)  # step 1 plays the whole game
+  return history[1]
 
 
 def test_a_training_step_judges_augmented_views_of_both_players():
-  plain_metrics = _one_adversarial_step(())
-  augmented_metrics = _one_adversarial_step(("colour", "translation"))
+  plain_metrics = _adversarial_step_metrics(())
+  augmented_metrics = _adversarial_step_metrics(("colour", "translation"))
   assert all(np.isfinite(value) for value in augmented_metrics.values())
-  # The same batch and start: the discriminator and the filler's adversarial terms
-  # see other images; the reconstruction terms do not.
+  # The same batches and the same start (step 0 trains no discriminator): at step 1
+  # the discriminator and the filler's adversarial terms see other images; the
+  # reconstruction terms do not.
   assert augmented_metrics["discriminator/loss"] != plain_metrics["discriminator/loss"]
   assert augmented_metrics["filler/adversarial"] != plain_metrics["filler/adversarial"]
   assert augmented_metrics["filler/l1_hole"] == plain_metrics["filler/l1_hole"]

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from genfill_jax import checkpoint, evaluate, losses, parallel, perceptual, train, train_step
-from genfill_jax.data import loader
 from genfill_jax.gan_state import init_gan_state
 
-from helpers import assert_params_close_after_adam, logged, tiny_config
+from helpers import assert_params_close_after_adam, logged, run_steps, tiny_config
 
 
 def _checkpoint_steps(workdir) -> list[int]:
@@ -104,24 +103,11 @@ def test_eval_mode_evaluates_the_latest_checkpoint_with_a_grid_per_family(resume
       "preview_box.png", "preview_thin.png"]
 
 
-def _run_steps(config, devices, num_steps):
-  mesh = parallel.create_mesh(devices)
-  state = init_gan_state(config, mesh)
-  data = iter(loader.create_train_loader(config))
-  history = []
-  for step in range(num_steps):
-    phase = train_step.phase_at(config, step)
-    state, metrics = train_step.make_train_step(config, mesh, phase)(
-        state, parallel.shard_batch(next(data), mesh))
-    history.append(jax.device_get(metrics))
-  return jax.device_get(state), history
-
-
 def test_eight_devices_compute_what_one_device_computes():
   config = tiny_config()
   assert jax.device_count() == 8
-  one, one_history = _run_steps(config, jax.devices()[:1], 3)
-  eight, eight_history = _run_steps(config, jax.devices(), 3)
+  one, one_history = run_steps(config, jax.devices()[:1], 3)
+  eight, eight_history = run_steps(config, jax.devices(), 3)
   assert "discriminator/loss" in one_history[-1] and "hole_predictor/loss" in one_history[-1]
   # Step 0 starts from identical parameters: its losses agree to float precision.
   # Later steps start from parameters that Adam moved by summation-order noise
@@ -195,7 +181,7 @@ def test_multi_scale_training_trains_both_sizes_data_parallel():
   config = tiny_config()
   config.data.large_image_size, config.data.large_batch_size = 64, 4
   config.data.large_crop_every = 2
-  state, history = _run_steps(config, jax.devices()[:2], 2)  # step 1 is at 64 px
+  state, history = run_steps(config, jax.devices()[:2], 2)  # step 1 is at 64 px
   assert all(np.isfinite(value) for metrics in history for value in metrics.values())
   assert history[0]["filler/loss"] != history[1]["filler/loss"]
   assert int(state.step) == 2
@@ -238,7 +224,7 @@ def test_the_log_window_averages_each_metric_over_the_steps_that_have_it(monkeyp
 def test_fourier_res_blocks_train_data_parallel_with_finite_losses():
   config = tiny_config()
   config.filler.res_block = "fourier"
-  state, history = _run_steps(config, jax.devices()[:2], 2)
+  state, history = run_steps(config, jax.devices()[:2], 2)
   assert all(np.isfinite(value) for metrics in history for value in metrics.values())
   block = state.filler.params["res_blocks_0"]
   assert "spectral" in block["ffc1"] and "fourier_unit" in block["ffc1"]["spectral"]
@@ -250,9 +236,9 @@ def test_bfloat16_trains_past_the_adversarial_start_close_to_float32():
   config = tiny_config()
   assert config.train.adversarial_start_step == 1 and config.loss.r1_gamma > 0
   steps = 4  # reconstruction at step 0, the full game (discriminator, R1) from step 1
-  full, full_history = _run_steps(config, jax.devices()[:2], steps)
+  full, full_history = run_steps(config, jax.devices()[:2], steps)
   config.compute_dtype = "bfloat16"
-  half, half_history = _run_steps(config, jax.devices()[:2], steps)
+  half, half_history = run_steps(config, jax.devices()[:2], steps)
   assert "discriminator/r1" in half_history[-1] and "filler/adversarial" in half_history[-1]
   for step, (full_metrics, half_metrics) in enumerate(zip(full_history, half_history,
                                                           strict=True)):
