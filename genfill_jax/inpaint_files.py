@@ -6,13 +6,14 @@ folder as it was.
 """
 
 import dataclasses
+import io
 
 import numpy as np
 from etils import epath
 from PIL import Image
 from tqdm import tqdm
 
-from genfill_jax import errors, runs
+from genfill_jax import errors, paths, runs
 from genfill_jax.data import sources
 from genfill_jax.data.sources import IMAGE_EXTENSIONS, to_rgb_uint8
 from genfill_jax.inpaint import DEFAULT_MAX_PIXELS, ImageTooLarge, Inpainter, check_pixel_count
@@ -103,10 +104,9 @@ def check_jobs(jobs: list[Job], max_pixels: int) -> None:
 
 
 def _write_png(array: np.ndarray, path: epath.Path) -> None:
-  temporary = path.parent / f".{path.name}.partial"
-  with temporary.open("wb") as stream:
-    Image.fromarray(array).save(stream, format="PNG")
-  temporary.rename(path)
+  encoded = io.BytesIO()
+  Image.fromarray(array).save(encoded, format="PNG")
+  paths.write_bytes_whole(path, encoded.getvalue())
 
 
 def inpaint_files(workdir: str, input_path: str, output_dir: str,

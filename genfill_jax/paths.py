@@ -29,15 +29,21 @@ def absolute(path: str | os.PathLike) -> epath.Path:
   return epath.Path(path) if is_remote(path) else epath.Path(path).resolve()
 
 
-def write_text_whole(path: epath.Path, text: str) -> None:
-  """Writes `path` so that a reader never sees half of it: in a bucket an upload is
-  all or nothing; on local disk a temporary file replaces the old one."""
+def write_bytes_whole(path: epath.Path, data: bytes) -> None:
+  """Writes `path`, replacing any file there, so that a reader never sees half of
+  it: in a bucket an upload is all or nothing; on local disk a temporary file
+  replaces the old one."""
   if is_remote(path):
-    path.write_text(text)
+    path.write_bytes(data)
     return
   temporary = path.with_name(path.name + ".tmp")
-  temporary.write_text(text)
+  temporary.write_bytes(data)
   temporary.replace(path)
+
+
+def write_text_whole(path: epath.Path, text: str) -> None:
+  """`write_bytes_whole` of `text`, UTF-8."""
+  write_bytes_whole(path, text.encode())
 
 
 def copy_folder(source: str, destination: epath.Path) -> None:

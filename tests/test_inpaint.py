@@ -286,6 +286,17 @@ def _hostile_files(folder: Path) -> dict[str, tuple[Path, tuple[int, int] | None
   return files
 
 
+def test_rerunning_into_the_same_folder_replaces_the_results(run, tmp_path):
+  # A finished file is replaced whole; the second run used to stop with a traceback.
+  image, output = tmp_path / "photo.png", tmp_path / "out"
+  Image.fromarray(_photo(40, 48, seed=2)).save(image)
+  inpaint_files.inpaint_files(str(run), str(image), str(output))
+  (output / "photo.png").write_bytes(b"stale")
+  inpaint_files.inpaint_files(str(run), str(image), str(output))
+  assert np.asarray(Image.open(output / "photo.png")).shape == (40, 48, 3)
+  assert sorted(path.name for path in output.iterdir()) == ["photo.png", "photo_mask.png"]
+
+
 @pytest.mark.parametrize("case", ["16-bit gray PNG", "CMYK JPEG", "EXIF-rotated JPEG",
                                   "1 x 1 image", "RGBA with alpha", "zero-byte file"])
 def test_hostile_images_work_or_are_refused(run, tmp_path, case):
