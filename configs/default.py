@@ -294,6 +294,10 @@ def get_config() -> ml_collections.ConfigDict:
   # alike (README, "Two rounds ago: a full-resolution branch for the filler"). Off.
   config.filler.pixel_features = 0
   config.filler.head_layers = 0
+  # px (0 = every pixel): the full-resolution features above reach the head only
+  # within this distance of a known pixel, so that the inside of a box hole or a
+  # thick stroke is painted from the decoder alone, as without them.
+  config.filler.pixel_reach = 0
 
   # A small PatchGAN without BatchNorm: large discriminators memorise small data.
   config.discriminator = _network(3, 1, 16, "none")

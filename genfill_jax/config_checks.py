@@ -98,7 +98,12 @@ def _check_networks(config: ml_collections.ConfigDict) -> None:
     _require(value == 0 or (value > 0 and full_resolution), f"hole_predictor.{field}", value,
              "must be 0, or positive with output_resolution='full'")
   _at_least(config, ["filler.harmonic_iterations", "hole_predictor.dilation",
-                     "filler.pixel_features", "filler.head_layers"], 0)
+                     "filler.pixel_features", "filler.head_layers", "filler.pixel_reach"], 0)
+  _require(not config.filler.pixel_reach
+           or config.filler.pixel_features or config.filler.head_layers,
+           "filler.pixel_reach", config.filler.pixel_reach,
+           "limits the full-resolution features: it needs filler.pixel_features or "
+           "filler.head_layers above 0")
   tolerance = config.filler.harmonic_tolerance
   _require(tolerance > 0, "filler.harmonic_tolerance", tolerance, "must be positive")
   guesses = tuple(config.filler.opencv_guesses)

@@ -73,6 +73,7 @@ _ADDED_FIELDS = {
     "filler.opencv_guesses": (),
     "filler.pixel_features": 0,
     "filler.head_layers": 0,
+    "filler.pixel_reach": 0,
     "holes.gray_noise_fraction": 0.0,
     "train.discriminator_augmentation": (),
     "hole_predictor.test_time_flips": False,

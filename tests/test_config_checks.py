@@ -40,6 +40,7 @@ BAD_FIELDS = [
     ("hole_predictor.head_layers", -1, "config.hole_predictor.head_layers=-1 must be"),
     ("filler.pixel_features", -1, "config.filler.pixel_features=-1 must be"),
     ("filler.head_layers", -2, "config.filler.head_layers=-2 must be"),
+    ("filler.pixel_reach", 4, "config.filler.pixel_reach=4 limits the full-resolution"),
     ("compute_dtype", "float16", "config.compute_dtype='float16' must be one of"),
     ("filler.norm_pattern", "odd", "config.filler.norm_pattern='odd' must be one of"),
     ("filler.hole_map_input", "side", "config.filler.hole_map_input='side' must be one of"),

@@ -8,7 +8,7 @@ from flax import linen as nn
 
 from configs import default, seed, tiny
 from genfill_jax import baselines, models, pixels
-from genfill_jax.models import blocks, multigrid, opencv_guess, pull_push
+from genfill_jax.models import blocks, multigrid, networks, opencv_guess, pull_push
 
 
 def _init_and_apply(model, image_size, batch_size=2):
@@ -77,6 +77,34 @@ def test_head_layers_join_the_full_resolution_features_before_the_final_conv():
   assert params["head_conv1"]["kernel"].shape == (3, 3, 4, 4)
   assert params["final_conv"]["kernel"].shape == (3, 3, 4, 1)
   assert "head_conv2" not in params
+
+
+def test_near_known_pixels_marks_pixels_within_reach_of_a_known_one():
+  holes = jnp.zeros((1, 16, 16, 1)).at[:, 3:12, 4:13].set(1.0)  # a 9 x 9 hole
+  near = networks.near_known_pixels(holes, 2)
+  expected = np.ones((16, 16))
+  expected[5:10, 6:11] = 0.0  # more than 2 px from every known pixel
+  np.testing.assert_array_equal(near[0, ..., 0], expected)
+
+
+def test_pixel_reach_keeps_the_full_resolution_features_out_of_a_hole_inside():
+  filler = models.Filler(2, 1, 4, norm_pattern="none", hole_map_input="both",
+                         hole_fill="harmonic", harmonic_solver="multigrid",
+                         pixel_features=3, pixel_reach=2)
+  image = jax.random.uniform(jax.random.key(0), (1, 16, 16, 3), minval=-1, maxval=1)
+  hole_map = jnp.zeros((1, 16, 16, 1)).at[:, 3:12, 4:13].set(1.0)
+  params = filler.init(jax.random.key(1), image, hole_map)["params"]
+  # The head starts at zero (the output is the first guess): give it weights.
+  params["final_conv"]["kernel"] = jax.random.normal(
+      jax.random.key(2), params["final_conv"]["kernel"].shape)
+  other = dict(params, pixel_conv1=jax.tree.map(lambda p: p + 1.0, params["pixel_conv1"]))
+  fill = lambda p: np.asarray(filler.apply({"params": p}, image, hole_map))
+  changed = np.abs(fill(other) - fill(params)).max(axis=-1)[0]
+  # The final conv is 3 x 3: pixels more than reach + 1 = 3 px from a known one
+  # see no branch feature; those within reach of one do.
+  assert changed[6:9, 7:10].max() == 0.0
+  assert changed[3:12, 4:13].max() > 1e-3
+  assert changed[3, 4] > 1e-3
 
 
 @pytest.mark.parametrize("use_bias", [False, True])

@@ -79,20 +79,32 @@ def _conv_prelu_layers(x, features, num_layers, dtype, prefix):
 
 
 def _full_resolution_head_features(decoded, inputs, pixel_features, head_layers, width,
-                                   dtype):
+                                   dtype, reach=None):
   """What a full-resolution head's final conv sees, beyond the decoder's output.
 
   The decoder's last Upscale paints each 4 x 4 pixel block from one 1/4-resolution
   position, so a head on it alone sees no feature finer than that. This joins
   the network's full-resolution `inputs`, optionally a branch of two 3x3 conv +
   PReLU layers (`pixel_features` wide) on them, and then runs `head_layers` 3x3
-  conv + PReLU layers (`width` wide) on the joined features.
+  conv + PReLU layers (`width` wide) on the joined features. `reach` (N, H, W, 1),
+  if given, multiplies the full-resolution features (inputs and branch) before
+  they join the decoder's: where it is 0 the head sees the decoder alone.
   """
-  x = jnp.concatenate([decoded, inputs.astype(decoded.dtype)], axis=-1)
+  full = inputs.astype(decoded.dtype)
   if pixel_features:
     pixels = _conv_prelu_layers(inputs.astype(dtype), pixel_features, 2, dtype, "pixel")
-    x = jnp.concatenate([x, pixels], axis=-1)
+    full = jnp.concatenate([full, pixels.astype(decoded.dtype)], axis=-1)
+  if reach is not None:
+    full = full * reach.astype(full.dtype)
+  x = jnp.concatenate([decoded, full], axis=-1)
   return _conv_prelu_layers(x, width, head_layers, dtype, "head")
+
+
+def near_known_pixels(holes: jax.Array, reach: int) -> jax.Array:
+  """1 where a known pixel (holes == 0) lies within `reach` pixels (a square of
+  side 2 * reach + 1), else 0; `holes` is (N, H, W, 1) with 1 = hole."""
+  window = (2 * reach + 1, 2 * reach + 1)
+  return nn.max_pool(1 - holes, window, strides=(1, 1), padding="SAME")
 
 
 class HolePredictor(nn.Module):
@@ -256,6 +268,10 @@ class Filler(nn.Module):
       above 0 the head also sees that input. 0 and 0 (as the original): the
       head sees the decoder's output alone, whose 4 x 4 pixel blocks each come
       from one 1/4-resolution position.
+    pixel_reach: px (0 = everywhere): the full-resolution
+      features reach the head only at pixels within this distance of a known
+      pixel (a square window), so that the inside of a large hole is painted
+      from the decoder alone.
   """
 
   num_downscales: int = 4
@@ -271,6 +287,7 @@ class Filler(nn.Module):
   opencv_guesses: tuple[str, ...] = ()
   pixel_features: int = 0
   head_layers: int = 0
+  pixel_reach: int = 0
   dtype: Any = jnp.float32
   batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
@@ -325,8 +342,13 @@ class Filler(nn.Module):
         base_width=self.base_width, **arch,
     )
     if self.pixel_features or self.head_layers:
+      reach = None
+      if self.pixel_reach:
+        found = (resize_hole_map(hole_map, height, width) > 0.5).astype(image.dtype)
+        reach = near_known_pixels(found, self.pixel_reach)
       x = _full_resolution_head_features(x, network_input, self.pixel_features,
-                                         self.head_layers, self.base_width, self.dtype)
+                                         self.head_layers, self.base_width, self.dtype,
+                                         reach)
     # With a first guess the correction starts at exactly zero.
     painted = jnp.tanh(
         _head(x, 3, self.dtype, zero_init=self.hole_fill != "none").astype(jnp.float32))
