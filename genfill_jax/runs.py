@@ -17,6 +17,10 @@ class RunNotFoundError(errors.UserError, FileNotFoundError):
   """A workdir that holds no run (no config.json) or not the checkpoint asked for."""
 
 
+class RunMismatchError(errors.UserError, ValueError):
+  """A checkpoint whose arrays do not fit the models the config asks for."""
+
+
 class Run(NamedTuple):
   """A restored run: its config and the game at one checkpoint."""
 
@@ -150,6 +154,12 @@ def restore_run(workdir: str, step: int | None = None,
     state = checkpoint.restore(manager, gan_state.abstract_gan_state(config, mesh), step)
   except FileNotFoundError as error:
     raise RunNotFoundError(str(error)) from error
+  except ValueError as error:  # Orbax: a stored array of another shape than asked for
+    differences = model_differences(load_config(workdir), config)
+    raise RunMismatchError(
+        f"the checkpoint in {workdir} does not fit the models of this config "
+        f"({str(error).split('. ')[0]}); model settings that differ from its "
+        f"config.json: {'; '.join(differences) or 'none'}") from error
   finally:
     manager.close()
   return Run(config, state)

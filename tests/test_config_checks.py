@@ -233,6 +233,15 @@ def test_a_folder_that_is_not_a_run_is_a_user_error(tmp_path):
     runs.restore_run(str(tmp_path))
 
 
+def test_a_checkpoint_of_other_models_is_a_user_error_naming_the_differences(
+    tiny_trained_run):
+  config = runs.load_config(str(tiny_trained_run))
+  config.filler.base_width *= 2
+  with pytest.raises(runs.RunMismatchError, match=(
+      "does not fit the models of this config .*filler.base_width: run 4, now 8")):
+    runs.restore_run(str(tiny_trained_run), config=config)
+
+
 def test_model_differences_name_each_changed_model_field_and_ignore_the_rest():
   stored = tiny_config()
   config = tiny_config()
