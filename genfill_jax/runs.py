@@ -156,10 +156,12 @@ def restore_run(workdir: str, step: int | None = None,
     raise RunNotFoundError(str(error)) from error
   except ValueError as error:  # Orbax: a stored array of another shape than asked for
     differences = model_differences(load_config(workdir), config)
+    if not differences:  # not the user's settings: keep the traceback
+      raise
     raise RunMismatchError(
         f"the checkpoint in {workdir} does not fit the models of this config "
         f"({str(error).split('. ')[0]}); model settings that differ from its "
-        f"config.json: {'; '.join(differences) or 'none'}") from error
+        f"config.json: {'; '.join(differences)}") from error
   finally:
     manager.close()
   return Run(config, state)
