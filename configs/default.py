@@ -260,7 +260,7 @@ def get_config() -> ml_collections.ConfigDict:
 
   # The hole mask enters at full resolution as well as at the bottleneck: the
   # original's 1/16 map alone cannot say which pixels to paint. Width 24 (16
-  # here; 12% more time a step) changed validation LPIPS-AlexNet by -1.7% on
+  # here; 6-12% more time a step) changed validation LPIPS-AlexNet by -1.7% on
   # average on one seed and +1.4% on the other (README, "This round").
   config.filler = _network(3, 4, 16, "none")
   config.filler.hole_map_input = "both"  # 'bottleneck' (original), 'input' or 'both'.
