@@ -307,8 +307,10 @@ class Filler(nn.Module):
     blocks.check_divisible(height, width, self.num_downscales, True, "Filler")
     hole_map = hole_map.astype(image.dtype)
     x = image
+    # The pixels to paint, at full resolution: the first guess fills them and
+    # `pixel_reach` measures from them.
+    holes = (resize_hole_map(hole_map, height, width) > 0.5).astype(image.dtype)
     if self.hole_fill != "none":
-      holes = (resize_hole_map(hole_map, height, width) > 0.5).astype(image.dtype)
       if self.hole_fill == "pull_push":
         first_guess = pull_push_fill(image, holes)
       else:
@@ -342,10 +344,7 @@ class Filler(nn.Module):
         base_width=self.base_width, **arch,
     )
     if self.pixel_features or self.head_layers:
-      reach = None
-      if self.pixel_reach:
-        found = (resize_hole_map(hole_map, height, width) > 0.5).astype(image.dtype)
-        reach = near_known_pixels(found, self.pixel_reach)
+      reach = near_known_pixels(holes, self.pixel_reach) if self.pixel_reach else None
       x = _full_resolution_head_features(x, network_input, self.pixel_features,
                                          self.head_layers, self.base_width, self.dtype,
                                          reach)
