@@ -14,7 +14,7 @@ import numpy as np
 from etils import epath
 from PIL import ExifTags, Image, ImageOps
 
-from genfill_jax.data import colour
+from genfill_jax.data import colour, dead_leaves
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -22,7 +22,8 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 # with `getattr(skimage.data, name)()`, and the two views of its stereo pair.
 # Gray ones are converted to RGB. 'colorwheel' is synthetic (a hue wheel, in
 # no split by default: a probe of smooth saturated colour); so is
-# 'smooth_colour_<k>' (any k >= 0), a field of smooth saturated colour (`colour.py`).
+# 'smooth_colour_<k>' (any k >= 0), a field of smooth saturated colour (`colour.py`),
+# and 'dead_leaves_<k>', occluding shapes at every scale (`dead_leaves.py`).
 STEREO_VIEWS = {"stereo_motorcycle_left": 0, "stereo_motorcycle_right": 1}
 BUILTIN_PHOTOS = (
     "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel",
@@ -35,8 +36,11 @@ BUILTIN_PHOTOS = (
 # width: 'camera@0.75:1' is the right quarter of 'camera'. The rest of the photo
 # ('camera@0:0.75') can then train while the band validates.
 _COLUMN_BAND = re.compile(r"^(?P<photo>[a-z_]+[0-9]*)(@(?P<start>[0-9.]+):(?P<stop>[0-9.]+))?$")
-# One spelling per image ('smooth_colour_3', never '_03'): splits compare names.
-_SMOOTH_COLOUR = re.compile(r"^smooth_colour_(?P<seed>0|[1-9][0-9]*)$")
+# Synthetic images, made from their seed. One spelling per image
+# ('smooth_colour_3', never '_03'): splits compare names.
+_SYNTHETIC = re.compile(r"^(?P<kind>smooth_colour|dead_leaves)_(?P<seed>0|[1-9][0-9]*)$")
+_SYNTHESISERS = {"smooth_colour": colour.smooth_colour_field,
+                 "dead_leaves": dead_leaves.dead_leaves_image}
 
 
 class PhotoPart(NamedTuple):
@@ -54,9 +58,9 @@ def parse_builtin_name(name: str) -> PhotoPart:
   """'camera' or 'camera@0.75:1' -> PhotoPart; ValueError for anything else."""
   match = _COLUMN_BAND.match(name)
   if match is None or (match["photo"] not in BUILTIN_PHOTOS
-                       and not _SMOOTH_COLOUR.match(match["photo"])):
+                       and not _SYNTHETIC.match(match["photo"])):
     raise ValueError(f"{name!r} is not a built-in photo (one of {BUILTIN_PHOTOS}, "
-                     "or 'smooth_colour_<k>', optionally with a band of columns, "
+                     "'smooth_colour_<k>' or 'dead_leaves_<k>', optionally with a band of columns, "
                      "e.g. 'camera@0.75:1')")
   if match["start"] is None:
     return PhotoPart(match["photo"])
@@ -189,7 +193,7 @@ class FolderSource:
 
 
 class BuiltinSource:
-  """Named photos from `skimage.data` or synthetic 'smooth_colour_<k>' images, in memory."""
+  """Named photos from `skimage.data` or synthetic images (see above), in memory."""
 
   def __init__(self, photo_names: Sequence[str]):
     import skimage.data  # a slow import, needed only here
@@ -198,9 +202,9 @@ class BuiltinSource:
     self._images = []
     for name in self.names:
       part = parse_builtin_name(name)
-      smooth_colour = _SMOOTH_COLOUR.match(part.photo)
-      if smooth_colour:
-        array = colour.smooth_colour_field(int(smooth_colour["seed"]))
+      synthetic = _SYNTHETIC.match(part.photo)
+      if synthetic:
+        array = _SYNTHESISERS[synthetic["kind"]](int(synthetic["seed"]))
       elif part.photo in STEREO_VIEWS:
         array = np.asarray(skimage.data.stereo_motorcycle()[STEREO_VIEWS[part.photo]])
       else:
