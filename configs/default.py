@@ -302,6 +302,10 @@ def get_config() -> ml_collections.ConfigDict:
   # 4 px: blocks and thin strokes -5 to -7%, box and thick strokes still +5 to
   # +10%, as smooth as without the reach (README, "This round"). Off.
   config.filler.pixel_reach = 0
+  # The decoder's blocks: 'shuffle' (the original's: each 4 x 4 pixel block of
+  # the output painted from one position of the half-resolution map) or
+  # 'resize_conv' (2x nearest-neighbour, then a 3x3 conv).
+  config.filler.upsampling = "shuffle"
 
   # A small PatchGAN without BatchNorm: large discriminators memorise small data.
   config.discriminator = _network(3, 1, 16, "none")

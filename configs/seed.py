@@ -79,6 +79,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.filler.pixel_features = 0  # Ours only: the original's head sees the decoder alone.
   config.filler.head_layers = 0
   config.filler.pixel_reach = 0  # Ours only, with the full-resolution features.
+  config.filler.upsampling = "shuffle"  # The original's Upscale blocks.
   config.discriminator = _network(num_res_blocks=12)
 
   # The original trained the predictor first, froze it, then ran 150 epochs of

@@ -43,6 +43,7 @@ CHOICES = {
     "filler.hole_fill": networks.HOLE_FILLS,
     "filler.harmonic_solver": pull_push.HARMONIC_SOLVERS,
     "filler.res_block": tuple(networks.RES_BLOCKS),
+    "filler.upsampling": tuple(blocks.UPSCALE_BLOCKS),
     "inference.strategy": strategies.STRATEGIES,
     "discriminator.norm_pattern": blocks.NORM_PATTERNS,
     **{f"optim.{player}.schedule": gan_state.SCHEDULES

@@ -78,6 +78,7 @@ _ADDED_FIELDS = {
     "filler.pixel_features": 0,
     "filler.head_layers": 0,
     "filler.pixel_reach": 0,
+    "filler.upsampling": "shuffle",
     "holes.gray_noise_fraction": 0.0,
     "train.discriminator_augmentation": (),
     "hole_predictor.test_time_flips": False,

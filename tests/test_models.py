@@ -376,3 +376,38 @@ def test_filler_with_fourier_blocks_fills_several_sizes():
   for size in (64, 96, 128):
     outputs = _init_and_apply(filler, size)
     assert outputs.shape == (2, size, size, 3)
+
+
+def test_resize_conv_decoder_fills_several_sizes_and_starts_from_the_first_guess():
+  filler = models.Filler(3, 1, 4, norm_pattern="none", hole_map_input="both",
+                         hole_fill="harmonic", harmonic_solver="multigrid",
+                         res_block="fourier", upsampling="resize_conv")
+  params = models.abstract_variables(filler, 64)["params"]
+  # 3x3 convs, each halving the width, instead of 2x2 stride-2 convs to 16x features.
+  assert [params[f"upscalers_{index}"]["conv"]["kernel"].shape for index in range(3)] == [
+      (3, 3, 33, 16), (3, 3, 16, 8), (3, 3, 8, 4)]
+  for size in (64, 96):
+    image = jax.random.uniform(jax.random.key(1), (2, size, size, 3), minval=-1)
+    hole = jnp.zeros((2, size, size, 1)).at[:, 8:40, 16:48].set(1)
+    variables = jax.jit(filler.init)(jax.random.key(0), image * (1 - hole), hole)
+    output = jax.jit(filler.apply)(variables, image * (1 - hole), hole)
+    guess = pull_push.harmonic_first_guess(image, hole, "multigrid", 50, 1e-3)
+    np.testing.assert_allclose(output, jnp.clip(guess, -1, 1), atol=1e-6)  # zero-initialised head
+
+
+def test_shuffle_decoder_paints_4x4_blocks_from_one_position_and_resize_conv_does_not():
+  """Changing one position of the last block's input moves a 4 x 4 pixel block
+  of the 'shuffle' decoder's output (a stride-2 conv, then a shuffle by 4), but
+  a 4 x 4 window around a pixel of the 'resize_conv' one (2x nearest, then 3x3)."""
+  features = jax.random.normal(jax.random.key(0), (1, 16, 16, 4))
+  nudged = features.at[0, 5, 5].add(1.0)
+  changed = {}
+  for name, block in blocks.UPSCALE_BLOCKS.items():
+    module = block(2, norm=False)
+    variables = module.init(jax.random.key(1), features, False)
+    difference = jnp.abs(module.apply(variables, nudged, False)
+                         - module.apply(variables, features, False)).sum(-1)[0]
+    rows, columns = np.nonzero(np.asarray(difference) > 1e-6)
+    changed[name] = (rows.min(), rows.max(), columns.min(), columns.max())
+  assert changed["shuffle"] == (8, 11, 8, 11)  # position 5 of 16 -> stride 2 -> 2 of 8 -> x4
+  assert changed["resize_conv"] == (9, 12, 9, 12)  # pixels 10-11, widened by the 3x3 conv

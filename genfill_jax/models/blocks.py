@@ -158,6 +158,32 @@ class Upscale(nn.Module):
     return nn.PReLU(negative_slope_init=PRELU_INIT, name="prelu")(x)
 
 
+class ResizeUpscale(nn.Module):
+  """Nearest-neighbour 2x upsampling -> Conv 3x3 -> optional BatchNorm -> PReLU.
+
+  Doubles the resolution as `Upscale` does, but every output pixel comes from a
+  3x3 neighbourhood of the upsampled map, instead of each 4 x 4 pixel block from
+  one position of the half-resolution map.
+  """
+
+  features: int
+  norm: bool
+  dtype: Any = jnp.float32
+  batch_norm_axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+    x = nn.Conv(self.features, (3, 3), padding=((1, 1), (1, 1)), dtype=self.dtype,
+                name="conv")(x)
+    if self.norm:
+      x = batch_norm(train, self.dtype, self.batch_norm_axis_name, "norm")(x)
+    return nn.PReLU(negative_slope_init=PRELU_INIT, name="prelu")(x)
+
+
+UPSCALE_BLOCKS = {"shuffle": Upscale, "resize_conv": ResizeUpscale}
+
+
 def encoder_widths(base_width: int, num_downscales: int) -> Sequence[int]:
   """Output widths of the DownScale stack: base * 2, base * 4, ..."""
   return [base_width * 2 ** (index + 1) for index in range(num_downscales)]

@@ -48,11 +48,12 @@ def _residual_stack(x, train, *, num_res_blocks, norm_pattern, dtype, axis_name,
   return x
 
 
-def _decode(x, skips, train, *, num_downscales, base_width, norm_pattern, dtype, axis_name):
+def _decode(x, skips, train, *, num_downscales, base_width, norm_pattern, dtype, axis_name,
+            upsampling="shuffle"):
   """Runs the Upscale stack, adding encoder output k - i - 2 after block i."""
   for index in range(num_downscales):
     width = base_width * 2 ** (num_downscales - 1 - index)
-    x = blocks.Upscale(
+    x = blocks.UPSCALE_BLOCKS[upsampling](
         width, blocks.uses_norm(norm_pattern, index), dtype=dtype,
         batch_norm_axis_name=axis_name, name=f"upscalers_{index}",
     )(x, train)
@@ -272,6 +273,9 @@ class Filler(nn.Module):
       head only at pixels within this distance of a known pixel (a square
       window), so that the inside of a large hole is painted from the decoder
       alone.
+    upsampling: the decoder's blocks: 'shuffle' (the original's `Upscale`: a
+      stride-2 conv, then each position paints a 4 x 4 pixel block) or
+      'resize_conv' (`ResizeUpscale`: 2x nearest-neighbour, then a 3x3 conv).
   """
 
   num_downscales: int = 4
@@ -288,6 +292,7 @@ class Filler(nn.Module):
   pixel_features: int = 0
   head_layers: int = 0
   pixel_reach: int = 0
+  upsampling: str = "shuffle"
   dtype: Any = jnp.float32
   batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
@@ -341,7 +346,7 @@ class Filler(nn.Module):
                         res_block=self.res_block, **arch)
     x = _decode(
         x, skips, train, num_downscales=self.num_downscales,
-        base_width=self.base_width, **arch,
+        base_width=self.base_width, upsampling=self.upsampling, **arch,
     )
     if self.pixel_features or self.head_layers:
       reach = near_known_pixels(holes, self.pixel_reach) if self.pixel_reach else None
