@@ -33,6 +33,7 @@ def get_config():
   config.filler.pixel_features = 0  # The original's head sees the decoder alone.
   config.filler.head_layers = 0
   config.filler.res_block = "conv"  # The original's Res blocks.
+  config.filler.upsampling = "shuffle"  # The original's Upscale blocks.
   config.hole_predictor.test_time_flips = False
   # Predictor first (frozen afterwards), then the GAN; 800 steps in all by default.
   config.train.num_train_steps = 800
