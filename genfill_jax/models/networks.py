@@ -267,8 +267,8 @@ class Filler(nn.Module):
     pixel_features, head_layers: as in `HolePredictor`, on the filler's own
       full-resolution input (the first guesses and the hole map); with either
       above 0 the head also sees that input. 0 and 0 (as the original): the
-      head sees the decoder's output alone, whose 4 x 4 pixel blocks each come
-      from one 1/4-resolution position.
+      head sees the decoder's output alone (with `upsampling='shuffle'`, its
+      4 x 4 pixel blocks each come from one 1/4-resolution position).
     pixel_reach: px (0 = everywhere): the full-resolution features reach the
       head only at pixels within this distance of a known pixel (a square
       window), so that the inside of a large hole is painted from the decoder
