@@ -34,6 +34,8 @@ def get_config():
   config.filler.head_layers = 0
   config.filler.res_block = "conv"  # The original's Res blocks.
   config.filler.upsampling = "shuffle"  # The original's Upscale blocks.
+  config.filler.downsampling = "patch"  # The original's 2x2 stride-2 DownScale convs.
+  config.filler.stem_features = 0  # Ours only.
   config.hole_predictor.test_time_flips = False
   # Predictor first (frozen afterwards), then the GAN; 800 steps in all by default.
   config.train.num_train_steps = 800

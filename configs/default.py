@@ -315,6 +315,13 @@ def get_config() -> ml_collections.ConfigDict:
   # at 256 px, masked PSNR +0.01 to +0.31 dB, for 1-4% more time a step
   # (README, "This round: a decoder that paints at full resolution").
   config.filler.upsampling = "resize_conv"
+  # The encoder's DownScale convs: 'patch' (the original's 2x2 stride 2: each
+  # output sees one 2 x 2 cell, so no layer compares a pixel with its neighbour
+  # across a cell edge until the next level) or 'overlap' (4x4 stride 2, pix2pix's).
+  config.filler.downsampling = "patch"
+  # 0, or the width of a full-resolution 3x3 conv + PReLU layer on the filler's
+  # input (first guess and hole map) before its encoder.
+  config.filler.stem_features = 0
 
   # A small PatchGAN without BatchNorm: large discriminators memorise small data.
   config.discriminator = _network(3, 1, 16, "none")

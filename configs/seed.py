@@ -80,6 +80,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.filler.head_layers = 0
   config.filler.pixel_reach = 0  # Ours only, with the full-resolution features.
   config.filler.upsampling = "shuffle"  # The original's Upscale blocks.
+  config.filler.downsampling = "patch"  # The original's 2x2 stride-2 DownScale convs.
+  config.filler.stem_features = 0  # Ours only.
   config.discriminator = _network(num_res_blocks=12)
 
   # The original trained the predictor first, froze it, then ran 150 epochs of

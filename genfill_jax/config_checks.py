@@ -44,6 +44,7 @@ CHOICES = {
     "filler.harmonic_solver": pull_push.HARMONIC_SOLVERS,
     "filler.res_block": tuple(networks.RES_BLOCKS),
     "filler.upsampling": tuple(blocks.UPSCALE_BLOCKS),
+    "filler.downsampling": blocks.DOWNSCALE_CONVS,
     "inference.strategy": strategies.STRATEGIES,
     "discriminator.norm_pattern": blocks.NORM_PATTERNS,
     **{f"optim.{player}.schedule": gan_state.SCHEDULES
@@ -99,7 +100,8 @@ def _check_networks(config: ml_collections.ConfigDict) -> None:
     _require(value == 0 or (value > 0 and full_resolution), f"hole_predictor.{field}", value,
              "must be 0, or positive with output_resolution='full'")
   _at_least(config, ["filler.harmonic_iterations", "hole_predictor.dilation",
-                     "filler.pixel_features", "filler.head_layers", "filler.pixel_reach"], 0)
+                     "filler.pixel_features", "filler.head_layers", "filler.pixel_reach",
+                     "filler.stem_features"], 0)
   _require(not config.filler.pixel_reach
            or config.filler.pixel_features or config.filler.head_layers,
            "filler.pixel_reach", config.filler.pixel_reach,

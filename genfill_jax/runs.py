@@ -79,6 +79,8 @@ _ADDED_FIELDS = {
     "filler.head_layers": 0,
     "filler.pixel_reach": 0,
     "filler.upsampling": "shuffle",
+    "filler.downsampling": "patch",
+    "filler.stem_features": 0,
     "holes.gray_noise_fraction": 0.0,
     "train.discriminator_augmentation": (),
     "hole_predictor.test_time_flips": False,

@@ -411,3 +411,50 @@ def test_shuffle_decoder_paints_4x4_blocks_from_one_position_and_resize_conv_doe
     changed[name] = (rows.min(), rows.max(), columns.min(), columns.max())
   assert changed["shuffle"] == (8, 11, 8, 11)  # position 5 of 16 -> stride 2 -> 2 of 8 -> x4
   assert changed["resize_conv"] == (9, 12, 9, 12)  # pixels 10-11, widened by the 3x3 conv
+
+
+def test_overlap_conv_is_the_4x4_strided_conv_it_stands_for():
+  x = jax.random.normal(jax.random.key(0), (2, 8, 12, 3))
+  overlap = blocks.OverlapConv(5)
+  conv = nn.Conv(5, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), use_bias=False)
+  params = overlap.init(jax.random.key(1), x)
+  assert jax.tree.map(jnp.shape, params) == jax.tree.map(jnp.shape, conv.init(
+      jax.random.key(1), x))
+  np.testing.assert_allclose(overlap.apply(params, x), conv.apply(params, x), atol=1e-5)
+  grad = lambda module: jax.grad(lambda p: jnp.sum(jnp.sin(module.apply(p, x))))(params)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4),
+               grad(overlap), grad(conv))
+
+
+def test_overlap_downscale_sees_across_cell_edges_and_patch_does_not():
+  """A pixel at the corner of a 2 x 2 cell reaches only its own cell's output
+  through a 'patch' DownScale, and the 2 x 2 outputs around it through 'overlap'."""
+  x = jax.random.normal(jax.random.key(0), (1, 8, 8, 3))
+  nudged = x.at[0, 3, 3].add(1.0)  # the bottom-right pixel of cell (1, 1)
+  changed = {}
+  for conv in blocks.DOWNSCALE_CONVS:
+    module = blocks.DownScale(4, norm=False, conv=conv)
+    variables = module.init(jax.random.key(1), x, False)
+    difference = jnp.abs(module.apply(variables, nudged, False)
+                         - module.apply(variables, x, False)).sum(-1)[0]
+    changed[conv] = sorted(zip(*np.nonzero(np.asarray(difference) > 1e-6), strict=True))
+  assert changed["patch"] == [(1, 1)]
+  assert changed["overlap"] == [(1, 1), (1, 2), (2, 1), (2, 2)]
+
+
+def test_filler_stem_and_overlap_encoder_fill_several_sizes_from_the_first_guess():
+  filler = models.Filler(3, 1, 4, norm_pattern="none", hole_map_input="both",
+                         hole_fill="harmonic", harmonic_solver="multigrid",
+                         res_block="fourier", upsampling="resize_conv",
+                         downsampling="overlap", stem_features=6)
+  params = models.abstract_variables(filler, 64)["params"]
+  assert params["stem_conv0"]["kernel"].shape == (3, 3, 4, 6)  # guess + hole map in
+  assert [params[f"downscalers_{index}"]["conv"]["kernel"].shape for index in range(3)] == [
+      (4, 4, 6, 8), (4, 4, 8, 16), (4, 4, 16, 32)]
+  for size in (64, 96):
+    image = jax.random.uniform(jax.random.key(1), (2, size, size, 3), minval=-1)
+    hole = jnp.zeros((2, size, size, 1)).at[:, 8:40, 16:48].set(1)
+    variables = jax.jit(filler.init)(jax.random.key(0), image * (1 - hole), hole)
+    output = jax.jit(filler.apply)(variables, image * (1 - hole), hole)
+    guess = pull_push.harmonic_first_guess(image, hole, "multigrid", 50, 1e-3)
+    np.testing.assert_allclose(output, jnp.clip(guess, -1, 1), atol=1e-6)

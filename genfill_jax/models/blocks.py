@@ -94,18 +94,64 @@ class PatchConv(nn.Module):
     return y
 
 
+class OverlapConv(nn.Module):
+  """A 4x4 stride-2 conv with 1 px of zero padding, computed as space-to-depth
+  and a 2x2 stride-1 conv.
+
+  Same parameter ('kernel' (4, 4, C, F), no bias) and result (up to float
+  summation order) as nn.Conv(F, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1))),
+  pix2pix's downsampling: neighbouring outputs share half their window, so an
+  edge that crosses a 2 x 2 cell is seen whole. Written as a stride-1 conv on
+  2 x 2 cells, for the reason `PatchConv` gives: XLA:CPU's gradients of
+  strided convs are slow.
+  """
+
+  features: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    batch, height, width, channels = x.shape
+    kernel = self.param("kernel", nn.linear.default_kernel_init,
+                        (4, 4, channels, self.features), jnp.float32)
+    x, kernel = nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype)
+    x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    cells = x.reshape(batch, height // 2 + 1, 2, width // 2 + 1, 2, channels)
+    cells = cells.transpose(0, 1, 3, 2, 4, 5).reshape(
+        batch, height // 2 + 1, width // 2 + 1, 4 * channels)  # (dy, dx, c) per cell
+    # Kernel row 2 * cell_y + dy of the 4 x 4 window is row dy of cell cell_y.
+    cell_kernel = kernel.reshape(2, 2, 2, 2, channels, self.features)
+    cell_kernel = cell_kernel.transpose(0, 2, 1, 3, 4, 5).reshape(
+        2, 2, 4 * channels, self.features)
+    return jax.lax.conv_general_dilated(
+        cells, cell_kernel, window_strides=(1, 1), padding="VALID",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+# The DownScale block's conv: 'patch' (the original's 2x2 stride 2) or 'overlap' (4x4 stride 2).
+DOWNSCALE_CONVS = ("patch", "overlap")
+
+
 class DownScale(nn.Module):
-  """Conv 2x2 stride 2 (no bias) -> PReLU -> optional BatchNorm; halves H, W."""
+  """Conv stride 2 (no bias) -> PReLU -> optional BatchNorm; halves H, W.
+
+  The conv is 2x2 (`conv='patch'`, the original's) or 4x4 with 1 px padding
+  (`conv='overlap'`).
+  """
 
   features: int
   norm: bool
   dtype: Any = jnp.float32
   # Set inside a data-parallel map: batch statistics over all devices (sync BN).
   batch_norm_axis_name: str | None = None
+  conv: str = "patch"
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    x = PatchConv(self.features, use_bias=False, dtype=self.dtype, name="conv")(x)
+    if self.conv == "overlap":
+      x = OverlapConv(self.features, dtype=self.dtype, name="conv")(x)
+    else:
+      x = PatchConv(self.features, use_bias=False, dtype=self.dtype, name="conv")(x)
     x = nn.PReLU(negative_slope_init=PRELU_INIT, name="prelu")(x)
     if self.norm:
       x = batch_norm(train, self.dtype, self.batch_norm_axis_name, "norm")(x)

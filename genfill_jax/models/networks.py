@@ -26,13 +26,14 @@ HOLE_FILLS = ("none", "pull_push", "harmonic")
 RES_BLOCKS = {"conv": blocks.Res, "fourier": fourier.FourierRes}
 
 
-def _encode(x, train, *, num_downscales, base_width, norm_pattern, dtype, axis_name):
+def _encode(x, train, *, num_downscales, base_width, norm_pattern, dtype, axis_name,
+            downsampling="patch"):
   """Runs the DownScale stack; returns every block's output (the skips)."""
   features = []
   for index, width in enumerate(blocks.encoder_widths(base_width, num_downscales)):
     x = blocks.DownScale(
         width, blocks.uses_norm(norm_pattern, index), dtype=dtype,
-        batch_norm_axis_name=axis_name, name=f"downscalers_{index}",
+        batch_norm_axis_name=axis_name, conv=downsampling, name=f"downscalers_{index}",
     )(x, train)
     features.append(x)
   return features
@@ -276,6 +277,10 @@ class Filler(nn.Module):
     upsampling: the decoder's blocks: 'shuffle' (the original's `Upscale`: a
       stride-2 conv, then each position paints a 4 x 4 pixel block) or
       'resize_conv' (`ResizeUpscale`: 2x nearest-neighbour, then a 3x3 conv).
+    downsampling: the encoder's DownScale convs: 'patch' (the original's 2x2
+      stride 2: each sees one 2 x 2 cell) or 'overlap' (4x4 stride 2).
+    stem_features: 0 (the original) or the width of a full-resolution 3x3 conv
+      + PReLU layer on the network's input, before the encoder.
   """
 
   num_downscales: int = 4
@@ -293,6 +298,8 @@ class Filler(nn.Module):
   head_layers: int = 0
   pixel_reach: int = 0
   upsampling: str = "shuffle"
+  downsampling: str = "patch"
+  stem_features: int = 0
   dtype: Any = jnp.float32
   batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
@@ -334,9 +341,11 @@ class Filler(nn.Module):
     network_input = x
     arch = dict(norm_pattern=self.norm_pattern, dtype=self.dtype,
                 axis_name=self.batch_norm_axis_name)
+    if self.stem_features:
+      x = _conv_prelu_layers(x, self.stem_features, 1, self.dtype, "stem")
     skips = _encode(
         x, train, num_downscales=self.num_downscales,
-        base_width=self.base_width, **arch,
+        base_width=self.base_width, downsampling=self.downsampling, **arch,
     )
     x = skips[-1]
     if self.hole_map_input in ("bottleneck", "both"):
