@@ -378,6 +378,17 @@ def test_filler_with_fourier_blocks_fills_several_sizes():
     assert outputs.shape == (2, size, size, 3)
 
 
+def _assert_fills_64_and_96_px_from_its_first_guess(filler):
+  """A multigrid-guess filler paints its first guess at 64 and 96 px (zero-initialised head)."""
+  for size in (64, 96):
+    image = jax.random.uniform(jax.random.key(1), (2, size, size, 3), minval=-1)
+    hole = jnp.zeros((2, size, size, 1)).at[:, 8:40, 16:48].set(1)
+    variables = jax.jit(filler.init)(jax.random.key(0), image * (1 - hole), hole)
+    output = jax.jit(filler.apply)(variables, image * (1 - hole), hole)
+    guess = pull_push.harmonic_first_guess(image, hole, "multigrid", 50, 1e-3)
+    np.testing.assert_allclose(output, jnp.clip(guess, -1, 1), atol=1e-6)
+
+
 def test_resize_conv_decoder_fills_several_sizes_and_starts_from_the_first_guess():
   filler = models.Filler(3, 1, 4, norm_pattern="none", hole_map_input="both",
                          hole_fill="harmonic", harmonic_solver="multigrid",
@@ -386,13 +397,7 @@ def test_resize_conv_decoder_fills_several_sizes_and_starts_from_the_first_guess
   # 3x3 convs, each halving the width, instead of 2x2 stride-2 convs to 16x features.
   assert [params[f"upscalers_{index}"]["conv"]["kernel"].shape for index in range(3)] == [
       (3, 3, 33, 16), (3, 3, 16, 8), (3, 3, 8, 4)]
-  for size in (64, 96):
-    image = jax.random.uniform(jax.random.key(1), (2, size, size, 3), minval=-1)
-    hole = jnp.zeros((2, size, size, 1)).at[:, 8:40, 16:48].set(1)
-    variables = jax.jit(filler.init)(jax.random.key(0), image * (1 - hole), hole)
-    output = jax.jit(filler.apply)(variables, image * (1 - hole), hole)
-    guess = pull_push.harmonic_first_guess(image, hole, "multigrid", 50, 1e-3)
-    np.testing.assert_allclose(output, jnp.clip(guess, -1, 1), atol=1e-6)  # zero-initialised head
+  _assert_fills_64_and_96_px_from_its_first_guess(filler)
 
 
 def test_shuffle_decoder_paints_4x4_blocks_from_one_position_and_resize_conv_does_not():
@@ -451,10 +456,4 @@ def test_filler_stem_and_overlap_encoder_fill_several_sizes_from_the_first_guess
   assert params["stem_conv0"]["kernel"].shape == (3, 3, 4, 6)  # guess + hole map in
   assert [params[f"downscalers_{index}"]["conv"]["kernel"].shape for index in range(3)] == [
       (4, 4, 6, 8), (4, 4, 8, 16), (4, 4, 16, 32)]
-  for size in (64, 96):
-    image = jax.random.uniform(jax.random.key(1), (2, size, size, 3), minval=-1)
-    hole = jnp.zeros((2, size, size, 1)).at[:, 8:40, 16:48].set(1)
-    variables = jax.jit(filler.init)(jax.random.key(0), image * (1 - hole), hole)
-    output = jax.jit(filler.apply)(variables, image * (1 - hole), hole)
-    guess = pull_push.harmonic_first_guess(image, hole, "multigrid", 50, 1e-3)
-    np.testing.assert_allclose(output, jnp.clip(guess, -1, 1), atol=1e-6)
+  _assert_fills_64_and_96_px_from_its_first_guess(filler)

@@ -63,6 +63,14 @@ def batch_norm(train: bool, dtype: Any, axis_name: str | None, name: str) -> nn.
   )
 
 
+def space_to_depth(x: jax.Array) -> jax.Array:
+  """(N, H, W, C) -> (N, H/2, W/2, 4C): each 2 x 2 cell's pixels, in (dy, dx, c) order."""
+  batch, height, width, channels = x.shape
+  cells = x.reshape(batch, height // 2, 2, width // 2, 2, channels)
+  return cells.transpose(0, 1, 3, 2, 4, 5).reshape(
+      batch, height // 2, width // 2, 4 * channels)
+
+
 class PatchConv(nn.Module):
   """A 2x2 stride-2 VALID conv, computed as space-to-depth and one matrix product.
 
@@ -80,13 +88,11 @@ class PatchConv(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    batch, height, width, channels = x.shape
+    channels = x.shape[-1]
     kernel = self.param("kernel", nn.linear.default_kernel_init,
                         (2, 2, channels, self.features), jnp.float32)
     x, kernel = nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype)
-    patches = x.reshape(batch, height // 2, 2, width // 2, 2, channels)
-    patches = patches.transpose(0, 1, 3, 2, 4, 5).reshape(
-        batch, height // 2, width // 2, 4 * channels)  # (dy, dx, c), the kernel's order
+    patches = space_to_depth(x)  # (dy, dx, c), the kernel's order
     y = jnp.dot(patches, kernel.reshape(4 * channels, self.features))
     if self.use_bias:
       bias = self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32)
@@ -111,14 +117,11 @@ class OverlapConv(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    batch, height, width, channels = x.shape
+    channels = x.shape[-1]
     kernel = self.param("kernel", nn.linear.default_kernel_init,
                         (4, 4, channels, self.features), jnp.float32)
     x, kernel = nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype)
-    x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-    cells = x.reshape(batch, height // 2 + 1, 2, width // 2 + 1, 2, channels)
-    cells = cells.transpose(0, 1, 3, 2, 4, 5).reshape(
-        batch, height // 2 + 1, width // 2 + 1, 4 * channels)  # (dy, dx, c) per cell
+    cells = space_to_depth(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))))  # (dy, dx, c)
     # Kernel row 2 * cell_y + dy of the 4 x 4 window is row dy of cell cell_y.
     cell_kernel = kernel.reshape(2, 2, 2, 2, channels, self.features)
     cell_kernel = cell_kernel.transpose(0, 2, 1, 3, 4, 5).reshape(
