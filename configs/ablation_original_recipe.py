@@ -24,6 +24,7 @@ def get_config():
   config.optim = original.optim
   for network in (config.hole_predictor, config.filler, config.discriminator):
     network.norm_pattern = "even"
+    network.downsampling = "patch"  # The original's 2x2 stride-2 DownScale convs.
   config.hole_predictor.output_resolution = "cells"
   config.hole_predictor.pixel_features = 0  # The pixel branch needs 'full' outputs.
   config.hole_predictor.head_layers = 0  # So do the head's layers.
@@ -34,7 +35,6 @@ def get_config():
   config.filler.head_layers = 0
   config.filler.res_block = "conv"  # The original's Res blocks.
   config.filler.upsampling = "shuffle"  # The original's Upscale blocks.
-  config.filler.downsampling = "patch"  # The original's 2x2 stride-2 DownScale convs.
   config.filler.stem_features = 0  # Ours only.
   config.hole_predictor.test_time_flips = False
   # Predictor first (frozen afterwards), then the GAN; 800 steps in all by default.

@@ -5,12 +5,15 @@ losses (genfill_jax/recipes.py, 'ours'), optimisers and schedules.
 import ml_collections
 
 
-def _network(num_downscales, num_res_blocks, base_width, norm_pattern):
+def _network(num_downscales, num_res_blocks, base_width, norm_pattern, downsampling="patch"):
   return ml_collections.ConfigDict(dict(
       num_downscales=num_downscales,  # k: DownScale blocks; H must divide by 2^k.
       num_res_blocks=num_res_blocks,  # r: Res blocks at the 1/2^k resolution.
       base_width=base_width,  # The first DownScale outputs 2 * base_width channels.
       norm_pattern=norm_pattern,  # BatchNorm on 'even' blocks, 'all' or 'none'.
+      # The DownScale convs: 'patch' (the original's 2x2 stride 2) or 'overlap'
+      # (4x4 stride 2, pix2pix's); the filler's is set and measured below.
+      downsampling=downsampling,
   ))
 
 

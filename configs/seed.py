@@ -21,6 +21,7 @@ def _network(num_res_blocks: int) -> ml_collections.ConfigDict:
       num_res_blocks=num_res_blocks,  # r
       base_width=32,  # The first DownScale outputs 64 channels, the last 512.
       norm_pattern="even",  # BatchNorm on blocks 0, 2, 4, ... of every stack.
+      downsampling="patch",  # The original's 2x2 stride-2 DownScale convs.
   ))
 
 
@@ -80,7 +81,6 @@ def get_config() -> ml_collections.ConfigDict:
   config.filler.head_layers = 0
   config.filler.pixel_reach = 0  # Ours only, with the full-resolution features.
   config.filler.upsampling = "shuffle"  # The original's Upscale blocks.
-  config.filler.downsampling = "patch"  # The original's 2x2 stride-2 DownScale convs.
   config.filler.stem_features = 0  # Ours only.
   config.discriminator = _network(num_res_blocks=12)
 

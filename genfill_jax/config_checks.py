@@ -44,7 +44,8 @@ CHOICES = {
     "filler.harmonic_solver": pull_push.HARMONIC_SOLVERS,
     "filler.res_block": tuple(networks.RES_BLOCKS),
     "filler.upsampling": tuple(blocks.UPSCALE_BLOCKS),
-    "filler.downsampling": blocks.DOWNSCALE_CONVS,
+    **{f"{network}.downsampling": blocks.DOWNSCALE_CONVS
+       for network in ("hole_predictor", "filler", "discriminator")},
     "inference.strategy": strategies.STRATEGIES,
     "discriminator.norm_pattern": blocks.NORM_PATTERNS,
     **{f"optim.{player}.schedule": gan_state.SCHEDULES

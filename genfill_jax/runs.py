@@ -80,6 +80,8 @@ _ADDED_FIELDS = {
     "filler.pixel_reach": 0,
     "filler.upsampling": "shuffle",
     "filler.downsampling": "patch",
+    "hole_predictor.downsampling": "patch",
+    "discriminator.downsampling": "patch",
     "filler.stem_features": 0,
     "holes.gray_noise_fraction": 0.0,
     "train.discriminator_augmentation": (),

@@ -138,8 +138,8 @@ DOWNSCALE_CONVS = ("patch", "overlap")
 class DownScale(nn.Module):
   """Conv stride 2 (no bias) -> PReLU -> optional BatchNorm; halves H, W.
 
-  The conv is 2x2 (`conv='patch'`, the original's) or 4x4 with 1 px padding
-  (`conv='overlap'`).
+  The conv is 2x2 (`conv_kind='patch'`, the original's) or 4x4 with 1 px
+  padding (`conv_kind='overlap'`).
   """
 
   features: int
@@ -147,11 +147,11 @@ class DownScale(nn.Module):
   dtype: Any = jnp.float32
   # Set inside a data-parallel map: batch statistics over all devices (sync BN).
   batch_norm_axis_name: str | None = None
-  conv: str = "patch"
+  conv_kind: str = "patch"
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    if self.conv == "overlap":
+    if self.conv_kind == "overlap":
       x = OverlapConv(self.features, dtype=self.dtype, name="conv")(x)
     else:
       x = PatchConv(self.features, use_bias=False, dtype=self.dtype, name="conv")(x)

@@ -33,7 +33,7 @@ def _encode(x, train, *, num_downscales, base_width, norm_pattern, dtype, axis_n
   for index, width in enumerate(blocks.encoder_widths(base_width, num_downscales)):
     x = blocks.DownScale(
         width, blocks.uses_norm(norm_pattern, index), dtype=dtype,
-        batch_norm_axis_name=axis_name, conv=downsampling, name=f"downscalers_{index}",
+        batch_norm_axis_name=axis_name, conv_kind=downsampling, name=f"downscalers_{index}",
     )(x, train)
     features.append(x)
   return features
@@ -129,6 +129,8 @@ class HolePredictor(nn.Module):
       conv (0: the final conv alone, a linear map of them). They let the head
       combine what the context says ("a stroke passes here") with what the
       pixel says ("this value is an outlier") nonlinearly.
+    downsampling: the encoder's DownScale convs: 'patch' (the original's 2x2
+      stride 2: each sees one 2 x 2 cell) or 'overlap' (4x4 stride 2).
   """
 
   num_downscales: int = 4
@@ -138,6 +140,7 @@ class HolePredictor(nn.Module):
   output_resolution: str = "cells"
   pixel_features: int = 0
   head_layers: int = 0
+  downsampling: str = "patch"
   dtype: Any = jnp.float32
   batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
@@ -156,7 +159,7 @@ class HolePredictor(nn.Module):
                 axis_name=self.batch_norm_axis_name)
     skips = _encode(
         image, train, num_downscales=self.num_downscales,
-        base_width=self.base_width, **arch,
+        base_width=self.base_width, downsampling=self.downsampling, **arch,
     )
     x = _residual_stack(skips[-1], train, num_res_blocks=self.num_res_blocks, **arch)
     if self.output_resolution == "full":
@@ -174,13 +177,16 @@ class Discriminator(nn.Module):
   """Six-channel PatchGAN: judges (condition, candidate) image pairs.
 
   The original's HolePredictor trunk with a 6-channel input and no sigmoid:
-  one logit per 2^k x 2^k patch. Attributes as in `HolePredictor`.
+  one logit per 2^k x 2^k patch. Attributes as in `HolePredictor`; with
+  `downsampling='overlap'` (pix2pix's 4x4 stride-2 convs) neighbouring patches
+  share half their windows at every level.
   """
 
   num_downscales: int = 4
   num_res_blocks: int = 12
   base_width: int = 32
   norm_pattern: str = "even"
+  downsampling: str = "patch"
   dtype: Any = jnp.float32
   batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
@@ -206,7 +212,7 @@ class Discriminator(nn.Module):
                 axis_name=self.batch_norm_axis_name)
     skips = _encode(
         x, train, num_downscales=self.num_downscales,
-        base_width=self.base_width, **arch,
+        base_width=self.base_width, downsampling=self.downsampling, **arch,
     )
     features = list(skips)
     x = skips[-1]
