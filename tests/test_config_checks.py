@@ -170,6 +170,8 @@ def _as_written_by_an_earlier_version(workdir):
   assert stored.pop("compute_dtype") == "float32"
   assert stored["filler"].pop("harmonic_solver") == "multigrid"  # configs/tiny.py's
   del stored["filler"]["harmonic_tolerance"], stored["filler"]["harmonic_iterations"]
+  for network in ("hole_predictor", "discriminator"):  # configs/tiny.py's: the original's
+    assert stored[network].pop("downsampling") == "patch"
   del stored["inference"]
   path.write_text(json.dumps(stored))
   return stored
@@ -212,6 +214,7 @@ def test_an_earlier_runs_config_is_migrated(tmp_path, tiny_trained_run):
   assert config.hole_predictor.grow_threshold == 0.0  # holes not grown, as they found them
   assert config.hole_predictor.head_layers == 0  # the final conv alone, as they trained
   assert config.filler.pixel_features == config.filler.head_layers == 0  # likewise
+  assert config.hole_predictor.downsampling == config.discriminator.downsampling == "patch"
   assert config.data.large_image_size == 0  # one training size, as they trained
   # Multi-scale runs before the flag trained the hole predictor on every step.
   assert config.data.large_crops_train_hole_predictor

@@ -438,7 +438,7 @@ def test_overlap_downscale_sees_across_cell_edges_and_patch_does_not():
   nudged = x.at[0, 3, 3].add(1.0)  # the bottom-right pixel of cell (1, 1)
   changed = {}
   for conv in blocks.DOWNSCALE_CONVS:
-    module = blocks.DownScale(4, norm=False, conv=conv)
+    module = blocks.DownScale(4, norm=False, conv_kind=conv)
     variables = module.init(jax.random.key(1), x, False)
     difference = jnp.abs(module.apply(variables, nudged, False)
                          - module.apply(variables, x, False)).sum(-1)[0]
@@ -457,3 +457,17 @@ def test_filler_stem_and_overlap_encoder_fill_several_sizes_from_the_first_guess
   assert [params[f"downscalers_{index}"]["conv"]["kernel"].shape for index in range(3)] == [
       (4, 4, 6, 8), (4, 4, 8, 16), (4, 4, 16, 32)]
   _assert_fills_64_and_96_px_from_its_first_guess(filler)
+
+
+def test_hole_predictor_and_discriminator_take_the_overlap_encoder_from_the_config():
+  config = tiny.get_config()
+  config.hole_predictor.downsampling = config.discriminator.downsampling = "overlap"
+  built = models.create_models(config)
+  size = config.data.image_size
+  for model in (built.hole_predictor, built.discriminator):
+    params = models.abstract_variables(model, size)["params"]
+    assert all(params[f"downscalers_{index}"]["conv"]["kernel"].shape[:2] == (4, 4)
+               for index in range(model.num_downscales))
+  assert _init_and_apply(built.hole_predictor, size).shape == (2, size, size, 1)
+  cells = size // 2**built.discriminator.num_downscales
+  assert _init_and_apply(built.discriminator, size).shape == (2, cells, cells, 1)
