@@ -174,6 +174,11 @@ def get_config() -> ml_collections.ConfigDict:
   # least one example: a per-device batch of 1 (multi-scale steps on 4 devices)
   # always uses all of it. 0.5 with 1600 steps gained nothing (README, "Eight rounds ago").
   config.loss.perceptual_fraction = 1.0
+  # VGG16 stages the perceptual loss compares: 3 (relu1_2 to relu3_3) or up to 5
+  # (relu4_3 and relu5_3 too: LPIPS-VGG's layers, each position seeing most of
+  # a 64 px crop; LaMa's perceptual loss is on a network of large receptive field).
+  # The style loss keeps the first three.
+  config.loss.perceptual_stages = 3
   # Gram-matrix (style, texture statistics) loss on the same VGG16 features of the
   # composite; 0 = off. Alone, 0.1 lowered the filler's validation LPIPS-AlexNet by
   # 3.5-8.6% but raised the test photos' by 5-29%: blotches in smooth sky (README,

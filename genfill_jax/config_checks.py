@@ -34,6 +34,7 @@ CHOICES = {
     "holes.corruption": corruption.MODES,
     "holes.predictor_corruption": corruption.MODES,
     "train.recipe": recipes.RECIPES,
+    "loss.perceptual_stages": perceptual.VGG_STAGE_COUNTS,
     "train.filler_condition": ("true_mask", "predicted"),
     "eval.split": EVAL_SPLITS,
     "hole_predictor.norm_pattern": blocks.NORM_PATTERNS,

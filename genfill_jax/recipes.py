@@ -88,6 +88,8 @@ class Ours:
   # The share of each device's batch the VGG16 loss is taken on (the first
   # examples: the batch is shuffled); 1 = all of it.
   perceptual_fraction: float = 1.0
+  # VGG16 stages the perceptual loss compares (3: relu1_2..relu3_3; 5: to relu5_3).
+  perceptual_stages: int = 3
   style: float = 0.0  # Gram (texture statistics) loss on the same VGG16 features (0: off)
   style_window: int = 0  # px: one Gram matrix per tile of this side (0: the whole image)
 
@@ -130,15 +132,21 @@ class Ours:
     metrics = {"filler/l1_hole": hole_l1, "filler/l1_known": known_l1}
     if self.perceptual or self.style:
       count = max(1, round(candidate.shape[0] * self.perceptual_fraction))
-      candidate_features = perceptual.vgg_features(candidate[:count])
-      image_features = perceptual.vgg_features(batch.image[:count])
+      stages = self.perceptual_stages if self.perceptual else 0
+      if self.style:
+        stages = max(stages, perceptual.STYLE_STAGES)
+      candidate_features = perceptual.vgg_features(candidate[:count], stages)
+      image_features = perceptual.vgg_features(batch.image[:count], stages)
       if self.perceptual:
-        feature_loss = perceptual.feature_distance(candidate_features, image_features)
+        feature_loss = perceptual.feature_distance(
+            candidate_features[:self.perceptual_stages],
+            image_features[:self.perceptual_stages])
         loss = loss + self.perceptual * feature_loss
         metrics["filler/perceptual"] = feature_loss
       if self.style:
-        style_loss = perceptual.gram_distance(candidate_features, image_features,
-                                                self.style_window)
+        style_loss = perceptual.gram_distance(
+            candidate_features[:perceptual.STYLE_STAGES],
+            image_features[:perceptual.STYLE_STAGES], self.style_window)
         loss = loss + self.style * style_loss
         metrics["filler/style"] = style_loss
     if adversarial:
@@ -177,7 +185,8 @@ def _ours(config: ml_collections.ConfigDict) -> Ours:
               r1_gamma=weights.r1_gamma, dice_weight=weights.dice_weight,
               patch_size=2**config.discriminator.num_downscales,
               perceptual=weights.perceptual,
-              perceptual_fraction=weights.perceptual_fraction, style=weights.style,
+              perceptual_fraction=weights.perceptual_fraction,
+              perceptual_stages=weights.perceptual_stages, style=weights.style,
               style_window=weights.style_window)
 
 

@@ -63,6 +63,7 @@ _ADDED_FIELDS = {
     "eval.lpips_nets": (),
     "loss.perceptual": 0.0,
     "loss.perceptual_fraction": 1.0,
+    "loss.perceptual_stages": 3,
     "loss.style": 0.0,
     "loss.style_window": 0,
     "hole_predictor.threshold": 0.5,
