@@ -179,9 +179,9 @@ def get_config() -> ml_collections.ConfigDict:
   # a 64 px crop; LaMa's perceptual loss is on a network of large receptive field).
   # The style loss keeps the first three. 4 changed the filler's validation
   # LPIPS-AlexNet at 64 px by -2.3% and -0.9% on average over two seeds (medium
-  # strokes -3% on both; at 128 px -1.2% and +2.1%) and masked PSNR by -0.03 to
-  # -0.15 dB; 5 by -1.6% on seed 0, masked PSNR -0.12 to -0.24 dB (README,
-  # "This round"). Off.
+  # strokes -3% on both; at 128 px -1.2% and +2.1%, at 256 px +1.2% on both)
+  # and masked PSNR by -0.03 to -0.15 dB; 5 by -1.6% on seed 0, masked PSNR
+  # -0.12 to -0.24 dB (README, "This round"). Off.
   config.loss.perceptual_stages = 3
   # Gram-matrix (style, texture statistics) loss on the same VGG16 features of the
   # composite; 0 = off. Alone, 0.1 lowered the filler's validation LPIPS-AlexNet by
