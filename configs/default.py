@@ -287,6 +287,8 @@ def get_config() -> ml_collections.ConfigDict:
   # original's 1/16 map alone cannot say which pixels to paint. Width 24 (16
   # here; 6-12% more time a step) changed validation LPIPS-AlexNet by -1.7% on
   # average on one seed and +1.4% on the other (README, "Four rounds ago").
+  # 8 Res blocks instead of 4 changed it by -0.9% and +0.4% on average over two
+  # seeds, masked PSNR -0.03 to -0.13 dB (README, "This round").
   config.filler = _network(3, 4, 16, "none")
   config.filler.hole_map_input = "both"  # 'bottleneck' (original), 'input' or 'both'.
   # Holes start as a smooth harmonic fill of the known pixels (the Laplace
