@@ -351,6 +351,9 @@ def get_config() -> ml_collections.ConfigDict:
   # validation LPIPS-AlexNet by -0.9% on average at 64 px on seed 0 (-2.9 to
   # +0.4% per family), masked PSNR -0.03 to -0.10 dB (README, "Two rounds ago"). Off.
   config.filler.stem_features = 0
+  # Inference: the filler's outputs on the flipped inputs ('left_right': the image
+  # and its mirror; 'all': the four flips), each flipped back, averaged ('none': once).
+  config.filler.test_time_flips = "none"
 
   # A small PatchGAN without BatchNorm: large discriminators memorise small data.
   # Its DownScale convs stay 'patch': 'overlap' (pix2pix's) left the filler's

@@ -82,6 +82,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.filler.pixel_reach = 0  # Ours only, with the full-resolution features.
   config.filler.upsampling = "shuffle"  # The original's Upscale blocks.
   config.filler.stem_features = 0  # Ours only.
+  config.filler.test_time_flips = "none"  # Ours only: the original fills once.
   config.discriminator = _network(num_res_blocks=12)
 
   # The original trained the predictor first, froze it, then ran 150 epochs of

@@ -45,6 +45,7 @@ CHOICES = {
     "filler.harmonic_solver": pull_push.HARMONIC_SOLVERS,
     "filler.res_block": tuple(networks.RES_BLOCKS),
     "filler.upsampling": tuple(blocks.UPSCALE_BLOCKS),
+    "filler.test_time_flips": networks.FILLER_TEST_TIME_FLIPS,
     **{f"{network}.downsampling": blocks.DOWNSCALE_CONVS
        for network in ("hole_predictor", "filler", "discriminator")},
     "inference.strategy": strategies.STRATEGIES,

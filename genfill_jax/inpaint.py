@@ -57,6 +57,12 @@ def predict_holes(config: ml_collections.ConfigDict, hole_predictor_variables: d
 _FLIPS = ((), (1,), (2,), (1, 2))
 
 
+# The flips whose fills the filler averages, for each choice of
+# config.filler.test_time_flips (models.networks.FILLER_TEST_TIME_FLIPS).
+# Training flips left-right only: up-down flipped photos are ones it never saw.
+FILLER_FLIPS = {"none": ((),), "left_right": ((), (2,)), "all": _FLIPS}
+
+
 def _flip(images: jax.Array, axes: tuple[int, ...]) -> jax.Array:
   return jnp.flip(images, axes) if axes else images
 
@@ -111,9 +117,15 @@ def find_holes(config: ml_collections.ConfigDict, hole_predictor_variables: dict
 def fill(config: ml_collections.ConfigDict, filler_variables: dict, filler_input: jax.Array,
          hole_map: jax.Array, known: jax.Array) -> jax.Array:
   """The filler's result in [-1, 1], as the recipe returns it (our recipe pastes the
-  output in the holes of `hole_map` onto `known`; the original returns it raw)."""
+  output in the holes of `hole_map` onto `known`; the original returns it raw).
+  With filler.test_time_flips the output is the mean of the filler's outputs on
+  the flipped inputs, each flipped back."""
   networks = models.create_models(config)
-  output = networks.filler.apply(filler_variables, filler_input, hole_map, train=False)
+  flips = FILLER_FLIPS[config.filler.test_time_flips]
+  output = sum(
+      _flip(networks.filler.apply(filler_variables, _flip(filler_input, axes),
+                                  _flip(hole_map, axes), train=False), axes)
+      for axes in flips) / len(flips)
   return recipes.for_config(config).candidate(output, known,
                                               (hole_map > 0.5).astype(output.dtype))
 

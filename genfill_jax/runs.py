@@ -87,6 +87,7 @@ _ADDED_FIELDS = {
     "holes.gray_noise_fraction": 0.0,
     "train.discriminator_augmentation": (),
     "hole_predictor.test_time_flips": False,
+    "filler.test_time_flips": "none",
     # Inference settings do not change what a run learned: earlier runs get
     # configs/default.py's.
     "inference.strategy": "crop",

@@ -44,6 +44,8 @@ BAD_FIELDS = [
     ("compute_dtype", "float16", "config.compute_dtype='float16' must be one of"),
     ("filler.norm_pattern", "odd", "config.filler.norm_pattern='odd' must be one of"),
     ("filler.hole_map_input", "side", "config.filler.hole_map_input='side' must be one of"),
+    ("filler.test_time_flips", "up_down",
+     "config.filler.test_time_flips='up_down' must be one of"),
     ("hole_predictor.output_resolution", "half",
      "config.hole_predictor.output_resolution='half' must be one of"),
     ("data.crop", "center", "config.data.crop='center' must be one of"),

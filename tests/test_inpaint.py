@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 from PIL import Image
@@ -154,6 +155,7 @@ def test_overriding_a_field_that_does_not_exist_is_refused(run):
 
 _SECOND_START = """
 import sys, jax
+import jax
 import numpy as np
 from genfill_jax import inpaint
 from synthetic import photo
@@ -393,3 +395,42 @@ def test_flip_averaged_holes_are_the_mean_of_the_four_flipped_predictions(monkey
   config.hole_predictor.threshold = 0.19
   found = np.asarray(inpaint.find_holes(config, {}, image))[0, ..., 0]
   assert found[0, -1] == 1 and found.sum() == 3
+
+
+def _filler_with_random_correction(config):
+  """Variables of the config's filler with every parameter random: its correction
+  head (zero at initialisation) paints, and no layer is symmetric."""
+  filler = inpaint.models.create_models(config).filler
+  variables = filler.init(jax.random.key(0), *inpaint.models.example_inputs(filler, 16))
+  leaves, treedef = jax.tree.flatten(variables["params"])
+  keys = jax.random.split(jax.random.key(1), len(leaves))
+  params = jax.tree.unflatten(treedef, [
+      0.3 * jax.random.normal(key, leaf.shape) for key, leaf in zip(keys, leaves, strict=True)])
+  return {**variables, "params": params}
+
+
+def test_flip_averaged_fills_are_the_mean_of_the_flipped_fills_and_flip_equivariant():
+  config = tiny_config()
+  variables = _filler_with_random_correction(config)
+  rng = np.random.default_rng(0)
+  image = rng.uniform(-1, 1, (1, 16, 16, 3)).astype(np.float32)
+  holes = np.zeros((1, 16, 16, 1), np.float32)
+  holes[0, 3:9, 2:7] = 1.0  # off-centre: its mirror is another hole
+  corrupted = image * (1 - holes)
+
+  def fill(flips, flip_axes=()):
+    config.filler.test_time_flips = flips
+    inputs = [np.flip(array, flip_axes) if flip_axes else array
+              for array in (corrupted, holes, image)]
+    return np.asarray(inpaint.fill(config, variables, *inputs))
+
+  once, mirrored = fill("none"), np.flip(fill("none", (2,)), 2)
+  assert np.abs(once - mirrored).max() > 1e-2  # the filler alone is not symmetric
+  np.testing.assert_allclose(fill("left_right"), (once + mirrored) / 2, atol=1e-5)
+  # Averaged over its flips, a fill of the mirrored image is the mirrored fill.
+  np.testing.assert_allclose(np.flip(fill("left_right", (2,)), 2), fill("left_right"),
+                             atol=1e-5)
+  for axes in ((1,), (1, 2)):
+    np.testing.assert_allclose(np.flip(fill("all", axes), axes), fill("all"), atol=1e-5)
+  known = holes[..., 0] == 0
+  np.testing.assert_array_equal(fill("all")[known], image[known])  # known pixels kept

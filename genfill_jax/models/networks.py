@@ -22,6 +22,8 @@ from genfill_jax.models.pull_push import harmonic_first_guess, pull_push_fill
 HOLE_PREDICTOR_OUTPUTS = ("cells", "full")
 HOLE_MAP_INPUTS = ("bottleneck", "input", "both")
 HOLE_FILLS = ("none", "pull_push", "harmonic")
+# Inference only (inpaint.fill): the flips of its input whose outputs the filler averages.
+FILLER_TEST_TIME_FLIPS = ("none", "left_right", "all")
 # The filler's residual blocks: 'conv' (the original's Res) or 'fourier' (FFC, LaMa).
 RES_BLOCKS = {"conv": blocks.Res, "fourier": fourier.FourierRes}
 
