@@ -7,6 +7,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from genfill_jax import errors, parallel, strategies, summary
+from genfill_jax.models import networks
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", "configs/default.py", "Path to a config file.", lock_config=True)
@@ -33,6 +34,10 @@ _STRATEGY = flags.DEFINE_enum(
     "strategy", None, list(strategies.STRATEGIES),
     "--mode=inpaint/serve: how photos larger than the training size are filled "
     "(default: the run's config.inference.strategy).")
+_FILLER_FLIPS = flags.DEFINE_enum(
+    "filler_flips", None, list(networks.FILLER_TEST_TIME_FLIPS),
+    "--mode=inpaint/serve: the flips of the image whose fills the filler averages "
+    "(default: the run's config.filler.test_time_flips).")
 _COMPILATION_CACHE = flags.DEFINE_string(
     "compilation_cache", None, "--mode=inpaint/serve: folder that keeps compiled programs "
     "between starts (default $GENFILL_JAX_CACHE or ~/.cache/genfill_jax/xla; '' disables).")
@@ -75,7 +80,9 @@ def _inference_overrides() -> dict:
 
   if _COMPILATION_CACHE.value != "":
     inpaint.enable_compilation_cache(_COMPILATION_CACHE.value)
-  return {"inference.strategy": _STRATEGY.value} if _STRATEGY.value else {}
+  overrides = {"inference.strategy": _STRATEGY.value,
+               "filler.test_time_flips": _FILLER_FLIPS.value}
+  return {field: value for field, value in overrides.items() if value}
 
 
 def _serve(config) -> None:

@@ -2,7 +2,7 @@
 
     python -m benchmarks.inference --workdir=RUN [--sizes=512,1024] [--runs=5]
         [--strategies=original,crop] [--large] [--mixed=8] [--compilation_cache=DIR]
-        [--json=PATH]
+        [--filler_flips=none|left_right|all] [--json=PATH]
 
 A held-out photo (scikit-image's chelsea) resized to each square size, holes
 from the 'medium' stroke family drawn at that size (at most 30% of the image).
@@ -43,6 +43,8 @@ _CACHE = flags.DEFINE_string("compilation_cache", "",
                              "Keep compiled programs here across runs ('': no cache).")
 _SOLVER = flags.DEFINE_string(
     "solver", "multigrid", "First-guess solver for the run ('' keeps the run's own).")
+_FILLER_FLIPS = flags.DEFINE_string(
+    "filler_flips", "", "filler.test_time_flips for the run ('' keeps the run's own).")
 _JSON = flags.DEFINE_string("json", None, "Write the figures here as JSON.")
 
 
@@ -114,11 +116,14 @@ def main(argv):
     inpaint.enable_compilation_cache(_CACHE.value)
   overrides = ({"filler.harmonic_solver": _SOLVER.value, "filler.harmonic_iterations": 50}
                if _SOLVER.value else {})
+  if _FILLER_FLIPS.value:
+    overrides["filler.test_time_flips"] = _FILLER_FLIPS.value
   start = time.perf_counter()
   inpainter = Inpainter.from_workdir(_WORKDIR.value, overrides=overrides)
   restore_s = time.perf_counter() - start
   print(f"run {_WORKDIR.value} (step {inpainter.step}, first guess "
-        f"{inpainter.config.filler.harmonic_solver}, restored in {restore_s:.1f} s); median "
+        f"{inpainter.config.filler.harmonic_solver}, filler flips "
+        f"{inpainter.config.filler.test_time_flips}, restored in {restore_s:.1f} s); median "
         f"of {_RUNS.value} calls")
   print(f"{'size':>5} {'strategy':<9} {'holes':>6} {'first call':>10} {'ours':>9} "
         f"{'ours blind':>10} {'Telea':>9} {'NS':>9}   (ms)")
