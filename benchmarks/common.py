@@ -1,15 +1,18 @@
 """Helpers shared by the benchmark scripts."""
 
 import ast
+import functools
 import importlib
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import jax
 import ml_collections
 import numpy as np
 
+from genfill_jax import inpaint, parallel, runs
 from genfill_jax.models import pull_push
 
 
@@ -41,6 +44,15 @@ def apply_overrides(config: ml_collections.ConfigDict,
       value = text
     node[field] = value
   return config
+
+
+def restored_fill(workdir: str, config: ml_collections.ConfigDict) -> Callable:
+  """The run's filler (EMA weights) restored on one device for `config`, as a jitted
+  `fill(filler_input, mask, image)` (`inpaint.fill`), results in [-1, 1]."""
+  mesh = parallel.create_mesh(jax.local_devices()[:1])
+  _, state = runs.restore_run(workdir, config=config, mesh=mesh)
+  _, filler_variables = inpaint.inference_variables(state)
+  return jax.jit(functools.partial(inpaint.fill, config, filler_variables))
 
 
 def median_ms(call: Callable[[], object], runs: int, warmup: int = 0) -> float:

@@ -11,15 +11,14 @@ and the paired difference (second minus first) with a 95% bootstrap interval ove
 the examples of all the runs pooled (`metrics.paired_bootstrap`).
 """
 
-import functools
 import json
 
-import jax
 import numpy as np
 from absl import app, flags
 from etils import epath
 
-from genfill_jax import inpaint, metrics, parallel, perceptual, pixels, runs
+from benchmarks import common
+from genfill_jax import metrics, perceptual, pixels, runs
 from genfill_jax.data import loader
 
 _WORKDIRS = flags.DEFINE_list("workdir", None, "Trained runs (their examples are pooled).",
@@ -34,14 +33,11 @@ METRICS = ("lpips_alexnet", "psnr")
 
 def per_example_scores(workdir: str, flips: str) -> dict[str, dict[str, np.ndarray]]:
   """{family: {metric: (examples,)}} of the run's filler with `flips`."""
-  mesh = parallel.create_mesh(jax.local_devices()[:1])
   config = runs.load_config(workdir)
   config.data.image_size = _IMAGE_SIZE.value
   config.eval.split = _SPLIT.value
   config.filler.test_time_flips = flips
-  _, state = runs.restore_run(workdir, config=config, mesh=mesh)
-  _, filler_variables = inpaint.inference_variables(state)
-  fill = jax.jit(functools.partial(inpaint.fill, config, filler_variables))
+  fill = common.restored_fill(workdir, config)
   scores = {}
   for family in config.eval.families:
     values = {name: [] for name in METRICS}

@@ -16,16 +16,14 @@ two halves' means; --png writes the worst examples (filler | harmonic | clean |
 |filler - harmonic| x 8).
 """
 
-import functools
 import json
 
-import jax
 import numpy as np
 from absl import app, flags
 from PIL import Image
 
-from benchmarks.common import hole_roughness, smoothness
-from genfill_jax import baselines, inpaint, parallel, perceptual, pixels, runs
+from benchmarks.common import hole_roughness, restored_fill, smoothness
+from genfill_jax import baselines, perceptual, pixels, runs
 from genfill_jax.data import loader
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The run whose filler is judged.",
@@ -42,15 +40,12 @@ _JSON = flags.DEFINE_string("json", None, "Write the per-example figures here.")
 
 def main(argv):
   del argv
-  mesh = parallel.create_mesh(jax.local_devices()[:1])
   config = runs.load_config(_WORKDIR.value)
   config.data.image_size = _IMAGE_SIZE.value
   config.data.batch_size = 8
   config.eval.split = _SPLIT.value
   config.eval.num_examples = _EXAMPLES.value
-  _, state = runs.restore_run(_WORKDIR.value, config=config, mesh=mesh)
-  _, filler_variables = inpaint.inference_variables(state)
-  fill = jax.jit(functools.partial(inpaint.fill, config, filler_variables))
+  fill = restored_fill(_WORKDIR.value, config)
 
   rows, images = [], []
   for batch in loader.create_eval_loader(config, _FAMILY.value):

@@ -22,7 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from genfill_jax import baselines, inpaint, parallel, perceptual, pixels, runs
+from benchmarks import common
+from genfill_jax import baselines, perceptual, pixels, runs
 from genfill_jax.data import loader
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The run whose filler is judged.",
@@ -47,16 +48,13 @@ def _losses_against(result: jax.Array, clean_features) -> dict[str, float]:
 
 def main(argv):
   del argv
-  mesh = parallel.create_mesh(jax.local_devices()[:1])
   config = runs.load_config(_WORKDIR.value)
   config.data.source = "builtin"
   config.data.builtin_validation_photos = tuple(_PHOTOS.value)
   config.data.batch_size = 8
   config.eval.split = "validation"
   config.eval.num_examples = _EXAMPLES.value
-  _, state = runs.restore_run(_WORKDIR.value, config=config, mesh=mesh)
-  _, filler_variables = inpaint.inference_variables(state)
-  fill = jax.jit(functools.partial(inpaint.fill, config, filler_variables))
+  fill = common.restored_fill(_WORKDIR.value, config)
 
   rows = []
   for batch in loader.create_eval_loader(config, _FAMILY.value):
