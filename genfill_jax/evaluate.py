@@ -296,11 +296,15 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str) -> dict
   step = None if config.eval.step < 0 else config.eval.step
   trained = runs.load_config(workdir)
   config_checks.check_run_never_saw_evaluation_photos(trained, config)
-  differences = runs.model_differences(trained, config)
+  differences = runs.model_differences(trained, config, test_time=False)
   if differences and jax.process_index() == 0:
     print(f"warning: evaluating {workdir} with model settings that differ from its "
           f"config.json (pass them as --config.<field>=<value> to evaluate the run as "
           f"it trained):\n  " + "\n  ".join(differences))
+  test_time_differences = runs.model_differences(trained, config, test_time=True)
+  if test_time_differences and jax.process_index() == 0:
+    print(f"note: evaluating {workdir}'s weights with test-time settings other than "
+          f"its config.json's:\n  " + "\n  ".join(test_time_differences))
   _, state = runs.restore_run(workdir, step, config=config, mesh=mesh)
   evaluation = evaluate(config, state, mesh)
   step = int(state.step)

@@ -122,9 +122,12 @@ def fill(config: ml_collections.ConfigDict, filler_variables: dict, filler_input
   the flipped inputs, each flipped back."""
   networks = models.create_models(config)
   flips = FILLER_FLIPS[config.filler.test_time_flips]
+  # One first-guess solve serves every flip (the solve is flip-equivariant).
+  guess = networks.filler.first_guess(filler_input, hole_map) if len(flips) > 1 else None
   output = sum(
-      _flip(networks.filler.apply(filler_variables, _flip(filler_input, axes),
-                                  _flip(hole_map, axes), train=False), axes)
+      _flip(networks.filler.apply(
+          filler_variables, _flip(filler_input, axes), _flip(hole_map, axes), train=False,
+          first_guess=None if guess is None else _flip(guess, axes)), axes)
       for axes in flips) / len(flips)
   return recipes.for_config(config).candidate(output, known,
                                               (hole_map > 0.5).astype(output.dtype))

@@ -129,12 +129,18 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
 # What the models compute: a checkpoint evaluated with other values of these is
 # another model than the one that trained.
 MODEL_SECTIONS = ("compute_dtype", "hole_predictor", "filler", "discriminator", "holes")
+# The fields of those sections that act only when a trained run is used: other
+# values use the same weights another way (blind mode's mask, test-time flips).
+TEST_TIME_FIELDS = ("hole_predictor.test_time_flips", "hole_predictor.threshold",
+                    "hole_predictor.dilation", "hole_predictor.grow_threshold",
+                    "filler.test_time_flips")
 
 
-def model_differences(stored: ml_collections.ConfigDict,
-                      config: ml_collections.ConfigDict) -> list[str]:
+def model_differences(stored: ml_collections.ConfigDict, config: ml_collections.ConfigDict,
+                      test_time: bool | None = None) -> list[str]:
   """'<field>: run <stored value>, now <value>' for each field of `MODEL_SECTIONS`
-  where `config` differs from the run's `stored` config."""
+  where `config` differs from the run's `stored` config: every such field, or with
+  `test_time` True only `TEST_TIME_FIELDS`, with False all but those."""
   def flat(node, prefix=""):
     if isinstance(node, dict):
       return {name: value for key, child in node.items()
@@ -143,7 +149,9 @@ def model_differences(stored: ml_collections.ConfigDict,
   before, now = (flat({section: json.loads(c.to_json_best_effort()).get(section)
                        for section in MODEL_SECTIONS}) for c in (stored, config))
   return [f"{field}: run {before.get(field)!r}, now {now.get(field)!r}"
-          for field in sorted(set(before) | set(now)) if before.get(field) != now.get(field)]
+          for field in sorted(set(before) | set(now))
+          if before.get(field) != now.get(field)
+          and (test_time is None or (field in TEST_TIME_FIELDS) == test_time)]
 
 
 def restore_run(workdir: str, step: int | None = None,

@@ -258,6 +258,14 @@ def test_model_differences_name_each_changed_model_field_and_ignore_the_rest():
       "filler.harmonic_solver: run 'conjugate_gradient', now 'jacobi'",
       "hole_predictor.threshold: run 0.3, now 0.7"]
   assert runs.model_differences(stored, tiny_config()) == []
+  # --mode=eval warns of the first kind and notes the second (same weights).
+  assert runs.model_differences(stored, config, test_time=False) == [
+      "filler.harmonic_solver: run 'conjugate_gradient', now 'jacobi'"]
+  assert runs.model_differences(stored, config, test_time=True) == [
+      "hole_predictor.threshold: run 0.3, now 0.7"]
+  for field in runs.TEST_TIME_FIELDS:  # each names a field of the configs
+    section, name = field.split(".")
+    assert name in stored[section], field
 
 
 def test_evaluation_refuses_photos_the_run_trained_on():

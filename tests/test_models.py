@@ -199,6 +199,11 @@ def test_filler_with_a_first_guess_starts_from_it(hole_fill, solver):
   guess = (pull_push.pull_push_fill(image, hole) if hole_fill == "pull_push"
            else pull_push.harmonic_first_guess(image, hole, solver, 50, 1e-3))
   np.testing.assert_allclose(output, jnp.clip(guess, -1, 1), atol=1e-6)  # zero-initialised head
+  np.testing.assert_allclose(filler.first_guess(image * (1 - hole), hole), guess, atol=1e-6)
+  # A guess solved elsewhere (inpaint.fill's flips share one) replaces the solve.
+  given = jnp.full_like(image, 0.25)
+  output = jax.jit(filler.apply)(variables, image * (1 - hole), hole, first_guess=given)
+  np.testing.assert_allclose(output, given, atol=1e-6)
 
 
 def test_filler_full_resolution_head_sees_its_input_and_starts_from_the_first_guess():

@@ -311,9 +311,25 @@ class Filler(nn.Module):
   dtype: Any = jnp.float32
   batch_norm_axis_name: str | None = None  # sync BN inside a data-parallel map
 
+  def first_guess(self, image: jax.Array, hole_map: jax.Array) -> jax.Array | None:
+    """The smooth fill of the holes (`hole_fill`) that the network corrects, in
+    `image`'s dtype; None for hole_fill='none'. It has no parameters: pass it to
+    `__call__` to reuse one solve for several calls, e.g. on the flips of an image
+    (the solve is flip-equivariant up to its tolerance)."""
+    if self.hole_fill == "none":
+      return None
+    height, width = image.shape[1:3]
+    holes = (resize_hole_map(hole_map.astype(image.dtype), height, width) > 0.5
+             ).astype(image.dtype)
+    if self.hole_fill == "pull_push":
+      return pull_push_fill(image, holes)
+    return harmonic_first_guess(image, holes, self.harmonic_solver,
+                                self.harmonic_iterations, self.harmonic_tolerance)
+
   @nn.compact
   def __call__(
-      self, image: jax.Array, hole_map: jax.Array, train: bool = False
+      self, image: jax.Array, hole_map: jax.Array, train: bool = False,
+      first_guess: jax.Array | None = None,
   ) -> jax.Array:
     """Fills `image` (N, H, W, 3) in [-1, 1]; returns (N, H, W, 3) in [-1, 1].
 
@@ -322,6 +338,8 @@ class Filler(nn.Module):
       hole_map: (N, h, w, 1) in [0, 1], 1 = hole, either at full resolution
         (h = H) or at the hole predictor's cell resolution (h = H / 2^k).
       train: use batch statistics (and update the running ones) if True.
+      first_guess: `self.first_guess(image, hole_map)` if already solved;
+        None solves it here.
     """
     height, width = image.shape[1:3]
     blocks.check_divisible(height, width, self.num_downscales, True, "Filler")
@@ -331,13 +349,9 @@ class Filler(nn.Module):
     # `pixel_reach` measures from them.
     holes = (resize_hole_map(hole_map, height, width) > 0.5).astype(image.dtype)
     if self.hole_fill != "none":
-      if self.hole_fill == "pull_push":
-        first_guess = pull_push_fill(image, holes)
-      else:
-        first_guess = harmonic_first_guess(
-            image, holes, self.harmonic_solver, self.harmonic_iterations,
-            self.harmonic_tolerance)
-      guesses = [jax.lax.stop_gradient(first_guess)]
+      if first_guess is None:
+        first_guess = self.first_guess(image, hole_map)
+      guesses = [jax.lax.stop_gradient(first_guess.astype(image.dtype))]
       for method in self.opencv_guesses:
         # Initialisation needs shapes only: no host round trip (the init of a
         # multi-host game runs outside the per-device map).
