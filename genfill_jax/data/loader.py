@@ -186,6 +186,12 @@ def create_train_loader(config: ml_collections.ConfigDict, start_step: int = 0,
   return NumpyLoader(dataset, sampler, data.num_workers, data.prefetch_batches)
 
 
+def eval_example_image(example: int | np.ndarray, num_images: int) -> int | np.ndarray:
+  """The index of the image that evaluation example `example` is cropped from: the
+  examples go round the split's images in order."""
+  return example % num_images
+
+
 class EvalBatchSampler(torch.utils.data.Sampler):
   """The fixed evaluation examples of one mask family, in global batches."""
 
@@ -209,7 +215,8 @@ class EvalBatchSampler(torch.utils.data.Sampler):
         # The seed words do not name the family, so every family sees the
         # same crops; the dataset adds the family to the mask's seed.
         keys.append(datasets.ExampleKey(
-            example % self.num_images, (self.seed, datasets.EVAL_STREAM, example), self.family))
+            eval_example_image(example, self.num_images),
+            (self.seed, datasets.EVAL_STREAM, example), self.family))
       yield keys
 
 
