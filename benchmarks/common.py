@@ -13,6 +13,7 @@ import ml_collections
 import numpy as np
 
 from genfill_jax import inpaint, parallel, runs
+from genfill_jax.data import loader
 from genfill_jax.models import pull_push
 
 
@@ -81,3 +82,11 @@ def hole_roughness(residual: np.ndarray, mask: np.ndarray) -> np.ndarray:
   holes = mask[:, 1:-1, 1:-1].astype(np.float32)
   return ((np.abs(laplacian) * holes).sum(axis=(1, 2, 3))
           / np.maximum(holes.sum(axis=(1, 2, 3)) * residual.shape[-1], 1))
+
+
+def per_photo_means(values: np.ndarray, num_photos: int) -> np.ndarray:
+  """Means (num_photos,) of per-example `values` (examples,) of an evaluation
+  stream, grouped by the photo each example is cropped from
+  (`loader.eval_example_image`)."""
+  photos = loader.eval_example_image(np.arange(len(values)), num_photos)
+  return np.array([values[photos == photo].mean() for photo in range(num_photos)])

@@ -31,13 +31,6 @@ _JSON = flags.DEFINE_string("json", None, "Write the figures here as JSON.")
 METHODS = ("filler", *baselines.OPENCV_METHODS)
 
 
-def per_photo_means(values: np.ndarray, num_photos: int) -> np.ndarray:
-  """Means (num_photos,) of per-example `values` (examples,) grouped by the photo
-  each evaluation example is cropped from (`loader.eval_example_image`)."""
-  photos = loader.eval_example_image(np.arange(len(values)), num_photos)
-  return np.array([values[photos == photo].mean() for photo in range(num_photos)])
-
-
 def per_example_lpips(config, fill, family: str) -> dict[str, np.ndarray]:
   """{method: LPIPS-AlexNet of each evaluation example of `family`}."""
   values = {method: [] for method in METHODS}
@@ -73,13 +66,13 @@ def main(argv):
   figures = {}
   for family in _FAMILIES.value:
     values = per_example_lpips(config, fill, family)
-    means = {method: per_photo_means(values[method], len(photos)) for method in METHODS}
+    means = {method: common.per_photo_means(values[method], len(photos)) for method in METHODS}
     better = np.argmin([means[method] for method in baselines.OPENCV_METHODS], axis=0)
     figures[family] = {}
     for index, photo in enumerate(photos):
       opencv = baselines.OPENCV_METHODS[better[index]]
       below = values["filler"] < values[opencv]
-      share = per_photo_means(below.astype(np.float64), len(photos))[index]
+      share = common.per_photo_means(below.astype(np.float64), len(photos))[index]
       change = means["filler"][index] / means[opencv][index] - 1
       figures[family][photo] = {**{method: float(means[method][index]) for method in METHODS},
                                 "better_opencv": opencv, "change": float(change),

@@ -1,10 +1,10 @@
 """The measures the benchmarks report: smoothness and roughness
-(benchmarks/common.py) and per-photo means (benchmarks/per_photo.py)."""
+and per-photo means (benchmarks/common.py)."""
 
 import numpy as np
 import pytest
 
-from benchmarks import common, per_photo
+from benchmarks import common
 
 
 def _ramp_and_checkerboard(size=16, amplitude=0.1):
@@ -53,4 +53,4 @@ def test_overrides_set_literal_and_string_values_and_refuse_unknown_fields():
 def test_per_photo_means_group_examples_as_evaluation_crops_them():
   # Evaluation goes round the photos: examples 0, 3, 6 come from photo 0, and so on.
   values = np.array([1.0, 10.0, 100.0, 3.0, 20.0, 300.0, 5.0])
-  np.testing.assert_allclose(per_photo.per_photo_means(values, 3), [3.0, 15.0, 200.0])
+  np.testing.assert_allclose(common.per_photo_means(values, 3), [3.0, 15.0, 200.0])
