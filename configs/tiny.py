@@ -58,7 +58,4 @@ def get_config():
   config.eval.lpips_nets = ("alexnet",)
   config.eval.families = ("box", "thin")
   config.eval.preview_examples = 4
-  # One fill per evaluation, not the default's two: every evaluation in the suite
-  # costs less. tests/test_inpaint.py tests the flips, and the CLI test turns them on.
-  config.filler.test_time_flips = "none"
   return config
