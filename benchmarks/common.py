@@ -12,7 +12,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from genfill_jax import inpaint, parallel, runs
+from genfill_jax import inpaint, parallel, pixels, runs
 from genfill_jax.data import loader
 from genfill_jax.models import pull_push
 
@@ -54,6 +54,13 @@ def restored_fill(workdir: str, config: ml_collections.ConfigDict) -> Callable:
   _, state = runs.restore_run(workdir, config=config, mesh=mesh)
   _, filler_variables = inpaint.inference_variables(state)
   return jax.jit(functools.partial(inpaint.fill, config, filler_variables))
+
+
+def filled_in_unit_interval(fill: Callable, batch: dict) -> np.ndarray:
+  """`restored_fill`'s result for an evaluation batch, as float images clipped to [0, 1]."""
+  signed = pixels.to_signed_batch(batch)
+  return np.clip(pixels.signed_to_unit_interval(
+      fill(signed.filler_input, signed.mask, signed.image)), 0, 1)
 
 
 def median_ms(call: Callable[[], object], runs: int, warmup: int = 0) -> float:

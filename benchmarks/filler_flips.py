@@ -42,9 +42,7 @@ def per_example_scores(workdir: str, flips: str) -> dict[str, dict[str, np.ndarr
   for family in config.eval.families:
     values = {name: [] for name in METRICS}
     for batch in loader.create_eval_loader(config, family):
-      signed = pixels.to_signed_batch(batch)
-      result = np.clip(pixels.signed_to_unit_interval(
-          fill(signed.filler_input, signed.mask, signed.image)), 0, 1)
+      result = common.filled_in_unit_interval(fill, batch)
       target = pixels.uint8_to_unit_interval(batch["image"])
       mask = batch["mask"].astype(np.float32)
       values["psnr"].append(np.asarray(metrics.image_metrics(result, target, mask)["psnr"]))

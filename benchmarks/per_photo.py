@@ -18,7 +18,7 @@ from absl import app, flags
 from etils import epath
 
 from benchmarks import common
-from genfill_jax import baselines, perceptual, pixels, runs
+from genfill_jax import evaluate, perceptual, pixels, runs
 from genfill_jax.data import loader
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A trained run.", required=True)
@@ -28,19 +28,15 @@ _FAMILIES = flags.DEFINE_list("families", ["box", "medium", "thick"], "Mask fami
 _FILLER_FLIPS = flags.DEFINE_string(
     "filler_flips", "", "filler.test_time_flips ('' keeps the run's own).")
 _JSON = flags.DEFINE_string("json", None, "Write the figures here as JSON.")
-METHODS = ("filler", *baselines.OPENCV_METHODS)
+METHODS = ("filler", *evaluate.OPENCV_METHODS)
 
 
 def per_example_lpips(config, fill, family: str) -> dict[str, np.ndarray]:
   """{method: LPIPS-AlexNet of each evaluation example of `family`}."""
   values = {method: [] for method in METHODS}
   for batch in loader.create_eval_loader(config, family):
-    signed = pixels.to_signed_batch(batch)
-    results = {"filler": np.clip(pixels.signed_to_unit_interval(
-        fill(signed.filler_input, signed.mask, signed.image)), 0, 1)}
-    for method in baselines.OPENCV_METHODS:
-      results[method] = pixels.uint8_to_unit_interval(
-          baselines.opencv_inpaint(batch["image"], batch["mask"], method))
+    results = {"filler": common.filled_in_unit_interval(fill, batch),
+               **evaluate.opencv_results_in_unit_interval(batch)}
     target = pixels.uint8_to_unit_interval(batch["image"])
     for method, result in results.items():
       values[method].append(np.asarray(perceptual.lpips_distance("alexnet", result, target)))
@@ -67,12 +63,15 @@ def main(argv):
   for family in _FAMILIES.value:
     values = per_example_lpips(config, fill, family)
     means = {method: common.per_photo_means(values[method], len(photos)) for method in METHODS}
-    better = np.argmin([means[method] for method in baselines.OPENCV_METHODS], axis=0)
+    better = np.argmin([means[method] for method in evaluate.OPENCV_METHODS], axis=0)
+    # Per photo, the share of examples where the filler is below each method.
+    below = {method: common.per_photo_means(
+                 (values["filler"] < values[method]).astype(np.float64), len(photos))
+             for method in evaluate.OPENCV_METHODS}
     figures[family] = {}
     for index, photo in enumerate(photos):
-      opencv = baselines.OPENCV_METHODS[better[index]]
-      below = values["filler"] < values[opencv]
-      share = common.per_photo_means(below.astype(np.float64), len(photos))[index]
+      opencv = evaluate.OPENCV_METHODS[better[index]]
+      share = below[opencv][index]
       change = means["filler"][index] / means[opencv][index] - 1
       figures[family][photo] = {**{method: float(means[method][index]) for method in METHODS},
                                 "better_opencv": opencv, "change": float(change),

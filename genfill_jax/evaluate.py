@@ -95,10 +95,16 @@ def _results_in_unit_interval(outputs: dict, batch: dict) -> dict[str, np.ndarra
   results = {name: pixels.signed_to_unit_interval(outputs[name])
              for name in ("filler", "filler_blind", "harmonic")}
   results["harmonic_exact"] = baselines.exact_harmonic_fill(batch["image"], batch["mask"])
-  for method in OPENCV_METHODS:
-    results[method] = pixels.uint8_to_unit_interval(
-        baselines.opencv_inpaint(batch["image"], batch["mask"], method))
+  results.update(opencv_results_in_unit_interval(batch))
   return results
+
+
+def opencv_results_in_unit_interval(batch: dict) -> dict[str, np.ndarray]:
+  """{method: OpenCV's fill of a batch's holes} for each of `OPENCV_METHODS`, as
+  float images in [0, 1]."""
+  return {method: pixels.uint8_to_unit_interval(
+              baselines.opencv_inpaint(batch["image"], batch["mask"], method))
+          for method in OPENCV_METHODS}
 
 
 def _per_image_metrics(config, result, target, mask) -> dict[str, np.ndarray]:
